@@ -3,6 +3,7 @@
 from actsparse import metrics
 from actsparse._hooks import register_activation, select_layers
 from actsparse.measure import LayerProfile, Profile, ProfileConfig, Profiler, profile
+from actsparse.report import example_maps, format_table, print_table, write_report
 
 __version__ = "0.1.0"
 
@@ -11,8 +12,12 @@ __all__ = [
     "Profile",
     "ProfileConfig",
     "Profiler",
+    "example_maps",
+    "format_table",
     "metrics",
+    "print_table",
     "profile",
     "register_activation",
     "select_layers",
+    "write_report",
 ]

@@ -27,6 +27,11 @@ __all__ = [
 ]
 
 
+def _real(x: Tensor) -> Tensor:
+    """float64 stays float64 (tiny values survive); everything else computes in float32."""
+    return x if x.dtype == torch.float64 else x.float()
+
+
 def density(x: Tensor, dim: int = -1, threshold: float = 0.0) -> Tensor:
     """Fraction of entries with ``|x| > threshold`` (``threshold=0``: fraction ``!= 0``).
 
@@ -73,7 +78,7 @@ def hoyer(x: Tensor, dim: int = -1) -> Tensor:
         >>> hoyer(torch.ones(4))
         tensor(0.)
     """
-    x = x.float()
+    x = _real(x)
     return hoyer_from_norms(x.abs().sum(dim), x.norm(dim=dim), x.shape[dim])
 
 
@@ -89,7 +94,7 @@ def gini(x: Tensor, dim: int = -1) -> Tensor:
         >>> gini(torch.ones(3))
         tensor(0.)
     """
-    c = x.float().abs().movedim(dim, -1).sort(dim=-1).values
+    c = _real(x).abs().movedim(dim, -1).sort(dim=-1).values
     n = c.shape[-1]
     k = torch.arange(1, n + 1, dtype=c.dtype)
     total = c.sum(-1, keepdim=True)
@@ -145,12 +150,12 @@ def treves_rolls(x: Tensor, dim: int = -1) -> Tensor:
         >>> treves_rolls(torch.tensor([0.0, 0.0, 0.0, 2.0]))
         tensor(0.2500)
     """
-    x = x.float()
+    x = _real(x)
     return treves_rolls_from_norms(x.abs().sum(dim), (x * x).sum(dim), x.shape[dim])
 
 
 def kurtosis(x: Tensor, dim: int = -1) -> Tensor:
-    """Excess kurtosis ``E[(x - mu)^4] / sigma^4 - 3`` (Fisher, biased), as ``scipy.stats.kurtosis``.
+    """Excess kurtosis ``E[(x - mu)^4] / sigma^4 - 3`` (Fisher, biased) as ``scipy.stats.kurtosis``.
 
     Heavy tails (a few large activations among many small ones) give large positive values.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
@@ -52,5 +52,22 @@ class ProfileConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProfileConfig:
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**fields)
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+        }
+        return cls(**values)
+
+
+def config_difference(a: ProfileConfig, b: ProfileConfig) -> str:
+    """Say which settings differ between two configs, for merge errors.
+
+    Example:
+        >>> config_difference(ProfileConfig(), ProfileConfig(union_sizes=(1, 4)))
+        'measured with different ProfileConfig: union_sizes (1, 8, 64) vs (1, 4)'
+    """
+    diff = [
+        f"{f.name} {getattr(a, f.name)} vs {getattr(b, f.name)}"
+        for f in fields(a)
+        if getattr(a, f.name) != getattr(b, f.name)
+    ]
+    return "measured with different ProfileConfig: " + "; ".join(diff)

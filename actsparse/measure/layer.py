@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from actsparse.measure.config import ProfileConfig
+from actsparse.measure.config import ProfileConfig, config_difference
 from actsparse.measure.state import merge_states
 from actsparse.metrics import gini_from_histogram
 
@@ -118,12 +118,14 @@ class LayerProfile:
         return float(lo * (hi / lo) ** frac)
 
     def gini(self) -> float:
-        """Gini index of all ``|a|`` of the layer, from the histogram (bin values at bin centres)."""
+        """Gini index of all finite ``|a|`` of the layer, from the histogram (at bin centres)."""
         edges = self.config.edges().double()
         centres = torch.cat([torch.zeros(1, dtype=torch.float64), (edges[:-1] * edges[1:]).sqrt()])
         top = max(abs(float(self.state["min"])), abs(float(self.state["max"])), float(edges[-1]))
         values = torch.cat([centres, torch.tensor([top if math.isfinite(top) else 1e5])])
-        return gini_from_histogram(self.state["hist"], values.double())
+        counts = self.state["hist"].clone()
+        counts[-1] -= self.state["inf"]  # Inf sits in the overflow bin; Gini is of finite values
+        return gini_from_histogram(counts, values.double())
 
     # -- combining ------------------------------------------------------------------------------
     def merge(self, other: LayerProfile) -> LayerProfile:
@@ -132,6 +134,10 @@ class LayerProfile:
             raise ValueError(
                 f"cannot merge layer {self.name!r} ({self.units} units) with layer "
                 f"{other.name!r} ({other.units} units)"
+            )
+        if self.config != other.config:
+            raise ValueError(
+                f"cannot merge layer {self.name!r}: {config_difference(self.config, other.config)}"
             )
         return LayerProfile(
             self.name, self.on_input, self.units, self.spatial, self.config,

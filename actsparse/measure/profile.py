@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 
 from torch import Tensor
 
-from actsparse.measure.config import ProfileConfig
+from actsparse.measure.config import ProfileConfig, config_difference
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.state import MAX, MIN, REDUCTIONS
 
@@ -83,8 +84,10 @@ class Profile:
         if not isinstance(other, Profile):
             raise TypeError(f"can only merge a Profile, got {type(other).__name__}")
         if self.config != other.config:
-            raise ValueError("cannot merge profiles measured with different ProfileConfig")
-        if self.names != other.names:
+            raise ValueError(
+                f"cannot merge profiles {config_difference(self.config, other.config)}"
+            )
+        if set(self.names) != set(other.names):
             missing = sorted(set(self.names) ^ set(other.names))
             raise ValueError(
                 f"cannot merge profiles of different layers; in one but not the other: {missing}"
@@ -113,14 +116,19 @@ class Profile:
 
     # -- reading --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """What ``profile.json`` holds: metadata, config and one summary per layer."""
-        return {
+        """What ``profile.json`` holds: metadata, config and one summary per layer.
+
+        Plain JSON types only: tuples become lists, and a number that is not defined on the
+        data seen (NaN, e.g. the union density of groups larger than the data, or +-Inf)
+        becomes ``None``, so ``json.dumps(..., allow_nan=False)`` writes strict JSON.
+        """
+        return _json_ready({
             "format": FORMAT,
             "schema_version": SCHEMA_VERSION,
             "meta": self.meta,
             "config": self.config.to_dict(),
             "layers": [layer.summary() for layer in self],
-        }
+        })
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -208,3 +216,13 @@ class Profile:
 def _file_path(path: Path) -> Path:
     return path if path.suffix == ".safetensors" else path / FILE_NAME
 
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    return value

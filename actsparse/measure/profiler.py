@@ -67,7 +67,7 @@ class Profiler:
         self._mask = None
 
     def set_mask(self, mask: Tensor | None) -> None:
-        """Measure only the (batch, token) positions where ``mask`` is nonzero in the next forwards."""
+        """Measure only the (batch, token) positions where ``mask`` is nonzero from now on."""
         self._mask = None if mask is None or bool(mask.all()) else mask.bool()
 
     def reset(self) -> None:
@@ -76,7 +76,7 @@ class Profiler:
 
     @property
     def result(self) -> Profile:
-        """The profile of everything measured so far (a snapshot: later forwards don't change it)."""
+        """The profile of everything measured so far (a snapshot: later forwards leave it)."""
         layers = {
             n: LayerProfile(lp.name, lp.on_input, lp.units, lp.spatial, lp.config,
                             {k: v.clone() for k, v in lp.state.items()})
@@ -148,6 +148,13 @@ def profile(
             "batches must be an iterable of batches (e.g. a DataLoader or a list of tensors), "
             f"not a single {type(batches).__name__}: wrap it in a list"
         )
+    try:
+        iter(batches)
+    except TypeError:
+        raise TypeError(
+            "batches must be an iterable of batches (e.g. a DataLoader or a list of tensors), "
+            f"got a {type(batches).__name__}"
+        ) from None
     profiler = Profiler(model, layers, inputs=inputs, config=config)
     modes = {m: m.training for m in model.modules()}
     device = _device_of(model)

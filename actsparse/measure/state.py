@@ -90,7 +90,8 @@ def update_reference(
     absx = flat.abs()
     active = ~(absx <= config.active_threshold) if config.active_threshold > 0 else flat != 0
     nonfinite = not bool(torch.isfinite(flat.sum()))
-    if nonfinite:  # NaN counts as active, is left out of the histogram and of the sums
+    if nonfinite:  # NaN counts as active, is left out of the histogram and of the sums;
+        # Inf counts as active, falls in the overflow bin, and is left out of the sums.
         nans = torch.isnan(flat)
         n_nan = nans.sum()
         state["nan"] += n_nan
@@ -101,6 +102,7 @@ def update_reference(
     )
     if nonfinite:
         hist[0] -= n_nan
+        absx = absx.masked_fill(torch.isinf(absx), 0.0)  # else the norms and Hoyer turn NaN
     state["hist"] += hist
 
     counts = active.sum(1)  # (N,)
@@ -147,7 +149,7 @@ def _unit_interval_hist(values: Tensor, bins: int) -> Tensor:
 
 
 def _to_shape(counts: Tensor, shape: torch.Size) -> Tensor:
-    """Resample a spatial count map to the stored shape (inputs of varying size), keeping its sum."""
+    """Resample a spatial count map to the stored shape (varying input sizes); keep its sum."""
     if counts.shape == shape:
         return counts.round().long()
     resized = F.interpolate(counts[None, None].float(), size=tuple(shape), mode="area")[0, 0]
@@ -164,5 +166,6 @@ def merge_states(a: dict[str, Tensor], b: dict[str, Tensor]) -> dict[str, Tensor
             y = _to_shape(y.double(), x.shape)
         if x.shape != y.shape:
             raise ValueError(f"state '{key}' has shape {tuple(x.shape)} vs {tuple(y.shape)}")
-        out[key] = x + y if how == SUM else torch.minimum(x, y) if how == MIN else torch.maximum(x, y)
+        combine = torch.add if how == SUM else torch.minimum if how == MIN else torch.maximum
+        out[key] = combine(x, y)
     return out
