@@ -19,6 +19,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 /* Order of the state buffers in `out`: the order of state.REDUCTIONS. */
 enum {
@@ -27,7 +30,7 @@ enum {
     O_UNIT_ACTIVE, O_SPATIAL_ACTIVE, O_UNION_ACTIVE, O_UNION_SLOTS, O_N
 };
 
-#define SUBHISTS 4 /* interleaved histograms: runs of equal bins don't serialise on one counter */
+#define SUBHISTS 8 /* interleaved histograms: runs of equal bins don't serialise on one counter */
 #define MAX_UNION 64
 
 typedef struct {
@@ -73,24 +76,22 @@ static inline float bits_float(uint32_t b) {
 /* Vectors of W floats (GCC/Clang vector extensions): 8 with AVX, else 4 (SSE2, NEON). */
 #ifdef __AVX__
 #define W 8
-#define LO_HALF 0, 1, 2, 3
-#define HI_HALF 4, 5, 6, 7
 #else
 #define W 4
-#define LO_HALF 0, 1
-#define HI_HALF 2, 3
 #endif
 typedef uint32_t vu32 __attribute__((vector_size(4 * W)));
 typedef int32_t vi32 __attribute__((vector_size(4 * W)));
 typedef float vf32 __attribute__((vector_size(4 * W)));
-typedef float vf32h __attribute__((vector_size(2 * W)));
-typedef double vf64h __attribute__((vector_size(4 * W)));
+typedef double vf64 __attribute__((vector_size(8 * W)));
+#define CHUNK 8 /* vectors summed in float before widening to double */
 typedef uint8_t vu8 __attribute__((vector_size(W)));
 
-/* acc[0..1] += v, widened to double. */
-static inline __attribute__((always_inline)) void add_f64(vf64h *acc, vf32 v) {
-    acc[0] += __builtin_convertvector(__builtin_shufflevector(v, v, LO_HALF), vf64h);
-    acc[1] += __builtin_convertvector(__builtin_shufflevector(v, v, HI_HALF), vf64h);
+/* True when every lane is zero: ReLU maps are mostly runs of zeros, which skip the work. */
+static inline __attribute__((always_inline)) int all_zero(vu32 v) {
+    uint64_t w[W / 2], o = 0;
+    memcpy(w, &v, sizeof w);
+    for (int k = 0; k < W / 2; k++) o |= w[k];
+    return o == 0;
 }
 
 static inline __attribute__((always_inline)) vf32 select_f32(vi32 mask, vf32 a, vf32 b) {
@@ -103,40 +104,48 @@ static inline __attribute__((always_inline)) vf32 select_f32(vi32 mask, vf32 a, 
 static void row_sums(const ctx_t *c, const float *xr, int64_t len, uint8_t *act, tls_t *t,
                      int64_t *cnt_out, double *l1_out, double *l2_out, double *sum_out) {
     const uint32_t thr = float_bits(c->threshold), inf_bits = 0x7F800000u;
-    vf64h l1[2] = {{0}}, l2[2] = {{0}}, sm[2] = {{0}};
+    vf64 l1 = {0}, l2 = {0}, sm = {0};
     vi32 cnt = {0}, nan = {0}, inf = {0};
     vf32 lo = {0}, hi = {0};
     lo += INFINITY;
     hi -= INFINITY;
     int64_t i = 0;
-    for (; i + W <= len; i += W) {
-        vu32 bits;
-        memcpy(&bits, xr + i, sizeof bits);
-        vu32 ab = bits & 0x7FFFFFFFu;
-        vi32 on = ab > thr, is_nan = ab > inf_bits, is_inf = ab == inf_bits;
-        vu32 fin = (vu32)(ab < inf_bits);
-        vf32 am = (vf32)(ab & fin);   /* NaN, Inf: 0 in the norms, */
-        vf32 f = (vf32)(bits & fin); /* the sum, min and max */
-        vu8 on8 = __builtin_convertvector(on & 1, vu8);
-        memcpy(act + i, &on8, sizeof on8);
-        cnt -= on;
-        nan -= is_nan;
-        inf -= is_inf;
-        add_f64(l1, am);
-        add_f64(l2, am * am);
-        add_f64(sm, f);
-        lo = select_f32(f < lo, f, lo);
-        hi = select_f32(f > hi, f, hi);
+    while (i + W <= len) {
+        /* float partial sums over at most CHUNK vectors, then widened to double: a lane adds
+         * at most CHUNK values in float (relative error < CHUNK * 2^-24), and the double
+         * accumulators stay in registers. */
+        vf32 l1f = {0}, l2f = {0}, smf = {0};
+        int64_t stop = i + CHUNK * W <= len ? i + CHUNK * W : len - (len - i) % W;
+        for (; i < stop; i += W) {
+            vu32 bits;
+            memcpy(&bits, xr + i, sizeof bits);
+            vu32 ab = bits & 0x7FFFFFFFu;
+            vi32 on = ab > thr, is_nan = ab > inf_bits, is_inf = ab == inf_bits;
+            vu32 fin = (vu32)(ab < inf_bits);
+            vf32 am = (vf32)(ab & fin);   /* NaN, Inf: 0 in the norms, */
+            vf32 f = (vf32)(bits & fin); /* the sum, min and max */
+            vu8 on8 = __builtin_convertvector(on & 1, vu8);
+            memcpy(act + i, &on8, sizeof on8);
+            cnt -= on;
+            nan -= is_nan;
+            inf -= is_inf;
+            l1f += am;
+            l2f += am * am;
+            smf += f;
+            lo = select_f32(f < lo, f, lo);
+            hi = select_f32(f > hi, f, hi);
+        }
+        l1 += __builtin_convertvector(l1f, vf64);
+        l2 += __builtin_convertvector(l2f, vf64);
+        sm += __builtin_convertvector(smf, vf64);
     }
     double s1 = 0, s2 = 0, s3 = 0;
     int64_t sc = 0;
     float mn = INFINITY, mx = -INFINITY;
-    for (int k = 0; k < W / 2; k++) {
-        s1 += l1[0][k] + l1[1][k];
-        s2 += l2[0][k] + l2[1][k];
-        s3 += sm[0][k] + sm[1][k];
-    }
     for (int k = 0; k < W; k++) {
+        s1 += l1[k];
+        s2 += l2[k];
+        s3 += sm[k];
         sc += cnt[k];
         t->nan += nan[k];
         t->inf += inf[k];
@@ -174,14 +183,49 @@ static void row_hist(const ctx_t *c, const float *xr, int64_t len, int64_t *hist
     const int shift = c->shift;
     const int64_t nb = c->n_edges + 1;
     if (c->simple) {
-        int64_t i = 0;
-        for (; i + SUBHISTS <= len; i += SUBHISTS) {
-            for (int k = 0; k < SUBHISTS; k++) {
-                uint32_t b = float_bits(xr[i + k]) & 0x7FFFFFFFu;
-                uint32_t key = b >> shift;
-                hist[k * nb + lo[key] + (bits_float(b) >= thr[key])]++;
+        const int64_t zero_bin = lo[0] + (0.0f >= thr[0]);
+        int64_t i = 0, zeros = 0;
+#ifdef __AVX512F__
+        /* Zeros are counted in bulk; the nonzero entries are packed into a small buffer and
+         * only they are looked up, so a 90%-zero ReLU map costs a tenth of a dense one. */
+        uint32_t packed[256 + 16];
+        int n_packed = 0;
+        const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+        for (; i + 16 <= len; i += 16) {
+            __m512i v = _mm512_and_si512(_mm512_loadu_si512(xr + i), magnitude);
+            __mmask16 m = _mm512_test_epi32_mask(v, v);
+            int nz = __builtin_popcount((unsigned)m);
+            zeros += 16 - nz;
+            _mm512_storeu_si512(packed + n_packed, _mm512_maskz_compress_epi32(m, v));
+            n_packed += nz;
+            if (n_packed >= 256) {
+                for (int j = 0; j < n_packed; j++) {
+                    uint32_t b = packed[j], key = b >> shift;
+                    hist[(j % SUBHISTS) * nb + lo[key] + (bits_float(b) >= thr[key])]++;
+                }
+                n_packed = 0;
             }
         }
+        for (int j = 0; j < n_packed; j++) {
+            uint32_t b = packed[j], key = b >> shift;
+            hist[(j % SUBHISTS) * nb + lo[key] + (bits_float(b) >= thr[key])]++;
+        }
+#else
+        for (; i + W <= len; i += W) {
+            vu32 bits;
+            memcpy(&bits, xr + i, sizeof bits);
+            bits &= 0x7FFFFFFFu;
+            if (all_zero(bits)) {
+                zeros += W;
+                continue;
+            }
+            for (int k = 0; k < W; k++) { /* a histogram per lane: no chain on one counter */
+                uint32_t b = bits[k], key = b >> shift;
+                hist[(k % SUBHISTS) * nb + lo[key] + (bits_float(b) >= thr[key])]++;
+            }
+        }
+#endif
+        hist[zero_bin] += zeros;
         for (; i < len; i++) {
             uint32_t b = float_bits(xr[i]) & 0x7FFFFFFFu;
             uint32_t key = b >> shift;
