@@ -34,7 +34,7 @@ def worker(n_images: int, batch_size: int) -> None:
 
     def batches() -> Iterator[torch.Tensor]:  # streamed: no copy of the whole set
         for i in range(0, n_images, batch_size):
-            yield (images[i : i + batch_size] - mean) / std
+            yield (images[i : min(i + batch_size, n_images)] - mean) / std
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     prof = actsparse.profile(zm.module, batches(), inputs=True)
