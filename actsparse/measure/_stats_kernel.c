@@ -83,7 +83,7 @@ typedef uint32_t vu32 __attribute__((vector_size(4 * W)));
 typedef int32_t vi32 __attribute__((vector_size(4 * W)));
 typedef float vf32 __attribute__((vector_size(4 * W)));
 typedef double vf64 __attribute__((vector_size(8 * W)));
-#define CHUNK 8 /* vectors summed in float before widening to double */
+typedef uint64_t vu64 __attribute__((vector_size(8 * W)));
 typedef uint8_t vu8 __attribute__((vector_size(W)));
 
 /* True when every lane is zero: ReLU maps are mostly runs of zeros, which skip the work. */
@@ -110,34 +110,25 @@ static void row_sums(const ctx_t *c, const float *xr, int64_t len, uint8_t *act,
     lo += INFINITY;
     hi -= INFINITY;
     int64_t i = 0;
-    while (i + W <= len) {
-        /* float partial sums over at most CHUNK vectors, then widened to double: a lane adds
-         * at most CHUNK values in float (relative error < CHUNK * 2^-24), and the double
-         * accumulators stay in registers. */
-        vf32 l1f = {0}, l2f = {0}, smf = {0};
-        int64_t stop = i + CHUNK * W <= len ? i + CHUNK * W : len - (len - i) % W;
-        for (; i < stop; i += W) {
-            vu32 bits;
-            memcpy(&bits, xr + i, sizeof bits);
-            vu32 ab = bits & 0x7FFFFFFFu;
-            vi32 on = ab > thr, is_nan = ab > inf_bits, is_inf = ab == inf_bits;
-            vu32 fin = (vu32)(ab < inf_bits);
-            vf32 am = (vf32)(ab & fin);   /* NaN, Inf: 0 in the norms, */
-            vf32 f = (vf32)(bits & fin); /* the sum, min and max */
-            vu8 on8 = __builtin_convertvector(on & 1, vu8);
-            memcpy(act + i, &on8, sizeof on8);
-            cnt -= on;
-            nan -= is_nan;
-            inf -= is_inf;
-            l1f += am;
-            l2f += am * am;
-            smf += f;
-            lo = select_f32(f < lo, f, lo);
-            hi = select_f32(f > hi, f, hi);
-        }
-        l1 += __builtin_convertvector(l1f, vf64);
-        l2 += __builtin_convertvector(l2f, vf64);
-        sm += __builtin_convertvector(smf, vf64);
+    for (; i + W <= len; i += W) {
+        vu32 bits;
+        memcpy(&bits, xr + i, sizeof bits);
+        vu32 ab = bits & 0x7FFFFFFFu;
+        vi32 on = ab > thr, is_nan = ab > inf_bits, is_inf = ab == inf_bits;
+        vu32 fin = (vu32)(ab < inf_bits);
+        vf32 f = (vf32)(bits & fin); /* NaN, Inf: 0 in the norms, the sum, min and max */
+        vu8 on8 = __builtin_convertvector(on & 1, vu8);
+        memcpy(act + i, &on8, sizeof on8);
+        cnt -= on;
+        nan -= is_nan;
+        inf -= is_inf;
+        /* one widening to double serves all three sums (squares are exact in double) */
+        vf64 fd = __builtin_convertvector(f, vf64);
+        sm += fd;
+        l1 += (vf64)((vu64)fd & 0x7FFFFFFFFFFFFFFFull);
+        l2 += fd * fd;
+        lo = select_f32(f < lo, f, lo);
+        hi = select_f32(f > hi, f, hi);
     }
     double s1 = 0, s2 = 0, s3 = 0;
     int64_t sc = 0;
@@ -162,7 +153,7 @@ static void row_sums(const ctx_t *c, const float *xr, int64_t len, uint8_t *act,
         t->nan += ab > inf_bits;
         t->inf += ab == inf_bits;
         s1 += (double)am;
-        s2 += (double)(am * am);
+        s2 += (double)am * (double)am;
         s3 += (double)f;
         mn = f < mn ? f : mn;
         mx = f > mx ? f : mx;

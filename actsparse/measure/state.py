@@ -107,7 +107,7 @@ def update_reference(
 
     counts = active.sum(1)  # (N,)
     l1 = absx.sum(1, dtype=torch.float64)
-    l2sq = (absx * absx).sum(1, dtype=torch.float64)
+    l2sq = absx.double().square().sum(1)  # squares in double: no overflow past 1.8e19
     finite = flat if not nonfinite else flat.nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)
     lo, hi = torch.aminmax(finite)
     state["count"] += n * per_sample

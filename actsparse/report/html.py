@@ -33,7 +33,7 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right; }
 th { background: #f4f4f4; position: sticky; top: 0; }
 td.name, th.name, .meta th, .meta td { text-align: left; }
-td.name { font-family: ui-monospace, Menlo, Consolas, monospace; word-break: break-all; }
+td.name { font-family: ui-monospace, Menlo, Consolas, monospace; white-space: nowrap; }
 .warn { color: #b00020; font-weight: 600; }
 .note { color: #555; max-width: 60em; }
 .scroll { overflow-x: auto; }
