@@ -19,7 +19,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#ifdef __AVX512F__
+#if defined(__AVX__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -94,8 +94,23 @@ static inline __attribute__((always_inline)) int all_zero(vu32 v) {
     return o == 0;
 }
 
-static inline __attribute__((always_inline)) vf32 select_f32(vi32 mask, vf32 a, vf32 b) {
-    return (vf32)(((vi32)a & mask) | ((vi32)b & ~mask));
+/* Lane-wise min and max; inputs are finite here (NaN and Inf were masked to 0). */
+static inline __attribute__((always_inline)) vf32 min_f32(vf32 a, vf32 b) {
+#ifdef __AVX__
+    return (vf32)_mm256_min_ps((__m256)a, (__m256)b);
+#else
+    vi32 m = a < b;
+    return (vf32)(((vi32)a & m) | ((vi32)b & ~m));
+#endif
+}
+
+static inline __attribute__((always_inline)) vf32 max_f32(vf32 a, vf32 b) {
+#ifdef __AVX__
+    return (vf32)_mm256_max_ps((__m256)a, (__m256)b);
+#else
+    vi32 m = a > b;
+    return (vf32)(((vi32)a & m) | ((vi32)b & ~m));
+#endif
 }
 
 /* Loop A: the active mask and the per-(sample, tile) sums. The tests are on the bits of |x|:
@@ -105,7 +120,8 @@ static void row_sums(const ctx_t *c, const float *xr, int64_t len, uint8_t *act,
                      int64_t *cnt_out, double *l1_out, double *l2_out, double *sum_out) {
     const uint32_t thr = float_bits(c->threshold), inf_bits = 0x7F800000u;
     vf64 l1 = {0}, l2 = {0}, sm = {0};
-    vi32 cnt = {0}, nan = {0}, inf = {0};
+    vi32 cnt = {0};
+    vu32 nonfinite = {0};
     vf32 lo = {0}, hi = {0};
     lo += INFINITY;
     hi -= INFINITY;
@@ -114,21 +130,20 @@ static void row_sums(const ctx_t *c, const float *xr, int64_t len, uint8_t *act,
         vu32 bits;
         memcpy(&bits, xr + i, sizeof bits);
         vu32 ab = bits & 0x7FFFFFFFu;
-        vi32 on = ab > thr, is_nan = ab > inf_bits, is_inf = ab == inf_bits;
+        vi32 on = ab > thr;
         vu32 fin = (vu32)(ab < inf_bits);
         vf32 f = (vf32)(bits & fin); /* NaN, Inf: 0 in the norms, the sum, min and max */
         vu8 on8 = __builtin_convertvector(on & 1, vu8);
         memcpy(act + i, &on8, sizeof on8);
         cnt -= on;
-        nan -= is_nan;
-        inf -= is_inf;
+        nonfinite |= ~fin; /* counted exactly below, only for rows that have any */
         /* one widening to double serves all three sums (squares are exact in double) */
         vf64 fd = __builtin_convertvector(f, vf64);
         sm += fd;
         l1 += (vf64)((vu64)fd & 0x7FFFFFFFFFFFFFFFull);
         l2 += fd * fd;
-        lo = select_f32(f < lo, f, lo);
-        hi = select_f32(f > hi, f, hi);
+        lo = min_f32(f, lo);
+        hi = max_f32(f, hi);
     }
     double s1 = 0, s2 = 0, s3 = 0;
     int64_t sc = 0;
@@ -138,10 +153,15 @@ static void row_sums(const ctx_t *c, const float *xr, int64_t len, uint8_t *act,
         s2 += l2[k];
         s3 += sm[k];
         sc += cnt[k];
-        t->nan += nan[k];
-        t->inf += inf[k];
         mn = lo[k] < mn ? lo[k] : mn;
         mx = hi[k] > mx ? hi[k] : mx;
+    }
+    if (!all_zero(nonfinite)) {
+        for (int64_t j = 0; j < i; j++) {
+            uint32_t ab = float_bits(xr[j]) & 0x7FFFFFFFu;
+            t->nan += ab > inf_bits;
+            t->inf += ab == inf_bits;
+        }
     }
     for (; i < len; i++) {
         uint32_t bits = float_bits(xr[i]);
