@@ -1,0 +1,27 @@
+"""Inducing sparse activations: penalties, k-winners-take-all, thresholds, ReLU-fication."""
+
+from actsparse.induce.kwinners import KWinners, KWinners2d
+from actsparse.induce.penalty import ActivationPenalty
+from actsparse.induce.penalty_terms import hoyer_square_penalty, kl_penalty, l1_penalty
+from actsparse.induce.relufy import Relufied, ShiftedReLU, relufy
+from actsparse.induce.schedules import Constant, Progressive, WarmUp, make_schedule
+from actsparse.induce.threshold import ThresholdReLU
+from actsparse.induce.topk import TopK
+
+__all__ = [
+    "ActivationPenalty",
+    "Constant",
+    "KWinners",
+    "KWinners2d",
+    "Progressive",
+    "Relufied",
+    "ShiftedReLU",
+    "ThresholdReLU",
+    "TopK",
+    "WarmUp",
+    "hoyer_square_penalty",
+    "kl_penalty",
+    "l1_penalty",
+    "make_schedule",
+    "relufy",
+]

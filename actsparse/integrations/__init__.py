@@ -1,0 +1,1 @@
+"""Optional integrations: Hugging Face Trainer, Lightning, TensorBoard (each loads lazily)."""
