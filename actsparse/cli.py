@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     demo.add_argument("--limit", type=int, default=None, help="use at most N test images")
     demo.set_defaults(run=_run_demo)
+
+    from actsparse.train.cli import add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 

@@ -1,0 +1,95 @@
+"""The ``actsparse train`` subcommand: its arguments and a handler that calls :func:`train`."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from actsparse.train.loop import TrainConfig, train
+from actsparse.train.models import ARCHS
+
+SPARSITY_HELP = "none | dropout:P | l1:W | hoyer:W | kl:RHO:W | kwta:DENSITY | topk:K"
+
+
+def add_train_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``train`` to the ``actsparse`` subparsers ``sub``; return its parser.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="actsparse")
+        >>> p = add_train_parser(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["train", "--model", "cnn", "--data", "mnist", "--out", "r"])
+        >>> args.sparsity, args.epochs, args.resume
+        ('none', 3, False)
+    """
+    defaults = TrainConfig()
+    p: argparse.ArgumentParser = sub.add_parser(
+        "train", help="train a small model with induced activation sparsity")
+    p.add_argument("--model", required=True, choices=ARCHS)
+    p.add_argument("--data", required=True, help="mnist, fashion-mnist or digits")
+    p.add_argument("--sparsity", default="none", help=SPARSITY_HELP + " (default: none)")
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
+    p.add_argument("--lr-decay", type=float, default=defaults.lr_decay,
+                   help="learning rate factor per epoch")
+    p.add_argument("--limit", type=int, default=None, help="use the first N training images")
+    p.add_argument("--out", required=True, help="output folder (checkpoint, metrics.json)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue after the last complete epoch of the checkpoint in --out")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's; 1 is faster on a busy machine)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=run_train)
+    return p
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The ``actsparse train`` command that repeats this run, every setting spelled out.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="actsparse")
+        >>> _ = add_train_parser(parser.add_subparsers(dest="command"))
+        >>> command_line(parser.parse_args(["train", "--model", "mlp", "--data", "digits",
+        ...                                 "--sparsity", "l1:1e-4", "--out", "runs/x"]))
+        'actsparse train --model mlp --data digits --sparsity l1:1e-4 --epochs 3 --seed 0
+        --batch-size 128 --lr 0.001 --lr-decay 0.7 --out runs/x'
+    """
+    words = ["actsparse", "train", "--model", args.model, "--data", args.data,
+             "--sparsity", args.sparsity, "--epochs", str(args.epochs), "--seed", str(args.seed),
+             "--batch-size", str(args.batch_size), "--lr", f"{args.lr:g}",
+             "--lr-decay", f"{args.lr_decay:g}", "--out", str(args.out)]
+    if args.limit is not None:
+        words += ["--limit", str(args.limit)]
+    if args.threads is not None:
+        words += ["--threads", str(args.threads)]
+    return shlex.join(words)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Handle ``actsparse train``: train, then print where the results are (exit status 0).
+
+    Errors (a bad spec, a checkpoint of another run) propagate as ``ValueError`` for
+    :func:`actsparse.cli.main` to print.
+    """
+    config = TrainConfig(
+        model=args.model, data=args.data, sparsity=args.sparsity, epochs=args.epochs,
+        seed=args.seed, batch_size=args.batch_size, lr=args.lr, lr_decay=args.lr_decay,
+        train_limit=args.limit,
+    )
+    command = command_line(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    metrics = train(config, Path(args.out), resume=args.resume,
+                    progress=not args.no_progress, command=command)
+    dens = ", ".join(f"{k} {v:.3f}" for k, v in metrics["density"].items())
+    print(f"test accuracy {metrics['test_accuracy']:.4f}, train accuracy "
+          f"{metrics['train_accuracy']:.4f}; density {dens}")
+    print(f"wrote {Path(args.out) / 'metrics.json'}")
+    return 0
