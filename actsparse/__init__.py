@@ -2,22 +2,42 @@
 
 from actsparse import metrics
 from actsparse._hooks import register_activation, select_layers
+from actsparse.induce import (
+    ActivationPenalty,
+    KWinners,
+    KWinners2d,
+    MagnitudeThreshold,
+    ShiftedReLU,
+    ThresholdReLU,
+    TopK,
+    calibrate_thresholds,
+    relufy,
+)
 from actsparse.measure import LayerProfile, Profile, ProfileConfig, Profiler, profile
 from actsparse.report import example_maps, format_table, print_table, write_report
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActivationPenalty",
+    "KWinners",
+    "KWinners2d",
     "LayerProfile",
+    "MagnitudeThreshold",
     "Profile",
     "ProfileConfig",
     "Profiler",
+    "ShiftedReLU",
+    "ThresholdReLU",
+    "TopK",
+    "calibrate_thresholds",
     "example_maps",
     "format_table",
     "metrics",
     "print_table",
     "profile",
     "register_activation",
+    "relufy",
     "select_layers",
     "write_report",
 ]

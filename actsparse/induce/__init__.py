@@ -1,6 +1,9 @@
 """Inducing sparse activations: penalties, k-winners-take-all, thresholds, ReLU-fication."""
 
+from actsparse.induce.calibrate import Calibration, LayerCalibration, calibrate_thresholds
+from actsparse.induce.insert import insert_threshold, inserted_thresholds, remove_threshold
 from actsparse.induce.kwinners import KWinners, KWinners2d
+from actsparse.induce.magnitude import MagnitudeThreshold
 from actsparse.induce.penalty import ActivationPenalty
 from actsparse.induce.penalty_terms import hoyer_square_penalty, kl_penalty, l1_penalty
 from actsparse.induce.relufy import Relufied, ShiftedReLU, relufy
@@ -10,18 +13,25 @@ from actsparse.induce.topk import TopK
 
 __all__ = [
     "ActivationPenalty",
+    "Calibration",
     "Constant",
     "KWinners",
     "KWinners2d",
+    "LayerCalibration",
+    "MagnitudeThreshold",
     "Progressive",
     "Relufied",
     "ShiftedReLU",
     "ThresholdReLU",
     "TopK",
     "WarmUp",
+    "calibrate_thresholds",
     "hoyer_square_penalty",
+    "insert_threshold",
+    "inserted_thresholds",
     "kl_penalty",
     "l1_penalty",
     "make_schedule",
     "relufy",
+    "remove_threshold",
 ]

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from actsparse._hooks import LayerSpec, Target, hooked, select_layers
 from actsparse.induce.penalty_terms import hoyer_square_penalty, kl_penalty, l1_penalty
 from actsparse.induce.schedules import ScheduleLike, make_schedule
+from actsparse.measure.batches import model_device
 
 KINDS = ("l1", "hoyer", "kl")
 
@@ -133,7 +134,7 @@ class ActivationPenalty:
         """
         if not self._sums:
             self.last_terms = {}
-            return torch.zeros((), device=_device_of(self.model))
+            return torch.zeros((), device=model_device(self.model) or torch.device("cpu"))
         means = {name: s / self._counts[name] for name, s in self._sums.items()}
         self.last_terms = {name: float(m.detach()) for name, m in means.items()}
         self.reset()
@@ -197,8 +198,3 @@ class ActivationPenalty:
         self._sums[name] = self._sums[name] + term if name in self._sums else term
         self._counts[name] = self._counts.get(name, 0) + 1
 
-
-def _device_of(model: nn.Module) -> torch.device:
-    for param in model.parameters():
-        return param.device
-    return torch.device("cpu")

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from actsparse._hooks import LayerSpec, Target, hooked, select_layers
+from actsparse.measure.batches import model_device, unpack_batch
 from actsparse.measure.config import ProfileConfig
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.profile import Profile
@@ -157,7 +158,7 @@ def profile(
         ) from None
     profiler = Profiler(model, layers, inputs=inputs, config=config)
     modes = {m: m.training for m in model.modules()}
-    device = _device_of(model)
+    device = model_device(model)
     seen = 0
     started = time.perf_counter()
     grad_context = torch.inference_mode() if inference_mode else torch.no_grad()
@@ -168,7 +169,7 @@ def profile(
             for i, batch in enumerate(_with_progress(batches, progress)):
                 if max_batches is not None and i >= max_batches:
                     break
-                args, kwargs, mask = _unpack(batch, i, input_key, device)
+                args, kwargs, mask = unpack_batch(batch, i, input_key, device)
                 profiler.set_mask(mask)
                 model(*args, **kwargs)
                 seen += 1
@@ -180,41 +181,6 @@ def profile(
     result = profiler.result
     result.meta.update(batches=seen, seconds=round(time.perf_counter() - started, 3))
     return result
-
-
-def _unpack(
-    batch: Any, index: int, input_key: int | str, device: torch.device | None
-) -> tuple[tuple[Any, ...], dict[str, Any], Tensor | None]:
-    if isinstance(batch, Tensor):
-        return (_to(batch, device),), {}, None
-    if isinstance(batch, Mapping):
-        kwargs = {k: _to(v, device) for k, v in batch.items()}
-        mask = kwargs.get("attention_mask")
-        return (), kwargs, mask if isinstance(mask, Tensor) else None
-    if isinstance(batch, list | tuple):
-        if not batch:
-            raise ValueError(f"batch {index} is an empty {type(batch).__name__}")
-        try:
-            item = batch[input_key]  # type: ignore[index]
-        except (IndexError, TypeError) as err:
-            raise ValueError(
-                f"batch {index} has no element {input_key!r} to use as the model input"
-            ) from err
-        return (_to(item, device),), {}, None
-    raise TypeError(
-        f"batch {index} is a {type(batch).__name__}; expected a Tensor, a tuple/list whose "
-        "first element is the input, or a dict of keyword arguments"
-    )
-
-
-def _to(value: Any, device: torch.device | None) -> Any:
-    return value.to(device) if isinstance(value, Tensor) and device is not None else value
-
-
-def _device_of(model: nn.Module) -> torch.device | None:
-    for param in model.parameters():
-        return param.device
-    return None
 
 
 def _with_progress(batches: Iterable[Any], show: bool) -> Iterable[Any]:
