@@ -1,4 +1,4 @@
-"""The ``actsparse`` command: ``profile`` a model over data, or run the ``demo``."""
+"""The ``actsparse`` command: ``profile``, ``train`` (with induced sparsity) and ``demo``."""
 
 from __future__ import annotations
 
