@@ -176,3 +176,11 @@ int actsparse_kwinners(const float *x, int64_t outer, int64_t n, int64_t inner, 
     }
     return failed;
 }
+
+/* The backward of the selection: out = grad where mask, else 0 (n contiguous values). */
+void actsparse_kwinners_backward(const float *grad, const uint8_t *mask, float *out, int64_t n,
+                                 int32_t threads) {
+    if (threads < 1 || n < (1 << 16)) threads = 1;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t i = 0; i < n; i++) out[i] = mask[i] ? grad[i] : 0.0f;
+}
