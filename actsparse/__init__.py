@@ -2,6 +2,14 @@
 
 from actsparse import metrics
 from actsparse._hooks import register_activation, select_layers
+from actsparse.exploit import (
+    SparseConvSequential,
+    SparseInputConv2d,
+    SparseInputLinear,
+    accelerate,
+    export_onnx,
+    prune_dead_units,
+)
 from actsparse.induce import (
     ActivationPenalty,
     KWinners,
@@ -27,15 +35,21 @@ __all__ = [
     "Profile",
     "ProfileConfig",
     "Profiler",
+    "SparseConvSequential",
+    "SparseInputConv2d",
+    "SparseInputLinear",
     "ShiftedReLU",
     "ThresholdReLU",
     "TopK",
+    "accelerate",
     "calibrate_thresholds",
     "example_maps",
+    "export_onnx",
     "format_table",
     "metrics",
     "print_table",
     "profile",
+    "prune_dead_units",
     "register_activation",
     "relufy",
     "select_layers",

@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     from actsparse.train.cli import add_train_parser
 
     add_train_parser(sub)
+    from actsparse.exploit.accelerate_cli import add_accelerate_parser
+
+    add_accelerate_parser(sub)
+    from actsparse.exploit.bench_cli import add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 
