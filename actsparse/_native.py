@@ -79,13 +79,20 @@ def load_library(name: str, source: str | os.PathLike[str]) -> ctypes.CDLL | Non
     """
     if native_disabled():
         return None
-    return _load(name, str(Path(source).resolve()))
+    return _load_as_given(name, os.fspath(source))
 
 
 def clear_cache() -> None:
     """Forget the libraries loaded (or failed) in this process, e.g. after changing ``CC``."""
+    _load_as_given.cache_clear()
     _load.cache_clear()
     _compiler_id.cache_clear()
+
+
+@cache
+def _load_as_given(name: str, source: str) -> ctypes.CDLL | None:
+    """Kernels call load_library on every forward: resolve the path once, not per call."""
+    return _load(name, str(Path(source).resolve()))
 
 
 @cache
