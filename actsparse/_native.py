@@ -22,8 +22,10 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("actsparse")
 
@@ -63,11 +65,17 @@ def cache_dir() -> Path:
     return Path(base) / "actsparse"
 
 
-def load_library(name: str, source: str | os.PathLike[str]) -> ctypes.CDLL | None:
+Signatures = Mapping[str, tuple[Sequence[Any], Any]]
+
+
+def load_library(
+    name: str, source: str | os.PathLike[str], signatures: Signatures | None = None
+) -> ctypes.CDLL | None:
     """Compile the C file ``source`` (once, cached on disk) and load it; ``None`` if impossible.
 
-    ``name`` names the cached file and the warning. The result is cached for the process;
-    :func:`clear_cache` forgets it (tests).
+    ``name`` names the cached file and the warning. ``signatures`` maps each exported function
+    to its ``(argtypes, restype)``, set on the loaded library. The result is cached for the
+    process; :func:`clear_cache` forgets it (tests).
 
     Example:
         >>> import pathlib, tempfile
@@ -79,7 +87,13 @@ def load_library(name: str, source: str | os.PathLike[str]) -> ctypes.CDLL | Non
     """
     if native_disabled():
         return None
-    return _load_as_given(name, os.fspath(source))
+    lib = _load_as_given(name, os.fspath(source))
+    for symbol, (argtypes, restype) in (signatures or {}).items():
+        function = getattr(lib, symbol, None) if lib is not None else None
+        if function is not None and function.argtypes is None:
+            function.argtypes = list(argtypes)
+            function.restype = restype
+    return lib
 
 
 def clear_cache() -> None:

@@ -80,15 +80,10 @@ def kwinners_kernel() -> ctypes.CDLL | None:
         >>> lib is None or hasattr(lib, "actsparse_kwinners")
         True
     """
-    lib = load_library("kwinners_kernel", _SOURCE)
-    if lib is not None and lib.actsparse_kwinners.argtypes is None:
-        lib.actsparse_kwinners.argtypes = _ARGTYPES
-        lib.actsparse_kwinners.restype = ctypes.c_int
-        lib.actsparse_kwinners_backward.argtypes = [ctypes.c_void_p, ctypes.c_void_p,
-                                                    ctypes.c_void_p, ctypes.c_int64,
-                                                    ctypes.c_int32]
-        lib.actsparse_kwinners_backward.restype = None
-    return lib
+    return load_library("kwinners_kernel", _SOURCE, {
+        "actsparse_kwinners": (_ARGTYPES, ctypes.c_int),
+        "actsparse_kwinners_backward": ([_P, _P, _P, _I64, ctypes.c_int32], None),
+    })
 
 
 def select_winners(x: Tensor, k: int, layout: tuple[int, int, int], boost: Tensor | None,

@@ -33,11 +33,8 @@ def stats_kernel() -> ctypes.CDLL | None:
         >>> lib is None or hasattr(lib, "actsparse_update_stats")
         True
     """
-    lib = load_library("stats_kernel", _SOURCE)
-    if lib is not None and lib.actsparse_update_stats.argtypes is None:
-        lib.actsparse_update_stats.argtypes = _ARGTYPES
-        lib.actsparse_update_stats.restype = ctypes.c_int
-    return lib
+    return load_library("stats_kernel", _SOURCE,
+                        {"actsparse_update_stats": (_ARGTYPES, ctypes.c_int)})
 
 
 def fused_update(state: dict[str, Tensor], x: Tensor, config: ProfileConfig, edges: Tensor) -> bool:
