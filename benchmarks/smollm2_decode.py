@@ -125,99 +125,69 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 
 
 def step_breakdown(model: nn.Module, prompt: Tensor, steps: int) -> dict[str, Any]:
-    """Where one decode step's time goes, by module kind (forward hooks, exclusive times)."""
+    """Where one decode step's time goes, by module kind: exclusive times from forward hooks
+    (a module's time minus that of the hooked modules it calls)."""
     with torch.inference_mode():
         out = model(input_ids=prompt, use_cache=True, logits_to_keep=1)
     past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
-
     spent: dict[str, float] = defaultdict(float)
-    starts: dict[int, float] = {}
+    stack: list[list[float]] = []  # [start, time spent in hooked children]
     handles = []
-
-    def kind(name: str, module: nn.Module) -> str | None:
-        if isinstance(module, MagnitudeThreshold):
-            return "thresholds (masked_fill)"
-        if name == "lm_head":
-            return "lm_head (dense)"
-        if isinstance(module, SparseInputLinear):
-            return "decoder Linears (SparseInputLinear call)"
-        if isinstance(module, nn.Linear):
-            return "decoder Linears (dense nn.Linear)"
-        cls = type(module).__name__
-        if cls.endswith("Attention"):
-            return "attention"
-        if cls.endswith("MLP"):
-            return "mlp"
-        if cls.endswith("RMSNorm"):
-            return "rmsnorm"
-        if cls.endswith("DecoderLayer"):
-            return "decoder layer"
-        return None
-
     for name, module in model.named_modules():
-        k = kind(name, module)
-        if k is None:
+        key = _kind(name, module)
+        if key is None:
             continue
 
-        def pre(m: nn.Module, _a: Any, key: str = k) -> None:
-            starts[id(m)] = time.perf_counter()
+        def pre(_m: nn.Module, _a: Any) -> None:
+            stack.append([time.perf_counter(), 0.0])
 
-        def post(m: nn.Module, _a: Any, _o: Any, key: str = k) -> None:
-            spent[key] += time.perf_counter() - starts.pop(id(m))
+        def post(_m: nn.Module, _a: Any, _o: Any, key: str = key) -> None:
+            start, children = stack.pop()
+            elapsed = time.perf_counter() - start
+            spent[key] += elapsed - children
+            if stack:
+                stack[-1][1] += elapsed
 
-        # after the threshold pre-hook (which is prepended), so Linear time excludes it
+        # appended: runs after the threshold pre-hook (prepended), so a Linear's time
+        # excludes its threshold, which is timed by its own hooks
         handles.append(module.register_forward_pre_hook(pre))
         handles.append(module.register_forward_hook(post))
     try:
         with torch.inference_mode():
             model(input_ids=nxt, past_key_values=past, use_cache=True)  # warm
+            spent.clear()
             t0 = time.perf_counter()
             for _ in range(steps):
                 out = model(input_ids=nxt, past_key_values=past, use_cache=True)
                 nxt = out.logits[:, -1].argmax(-1, keepdim=True)
-            hooked = (time.perf_counter() - t0) / steps
+            total = 1e3 * (time.perf_counter() - t0) / steps
     finally:
         for h in handles:
             h.remove()
     ms = {k: 1e3 * v / steps for k, v in spent.items()}
-    lin = "decoder Linears (SparseInputLinear call)"
-    dense_lin = "decoder Linears (dense nn.Linear)"
-    thr = "thresholds (masked_fill)"
-    linears = ms.get(lin, 0.0) + ms.get(dense_lin, 0.0)
-    # Linears and thresholds sit inside attention/mlp, which sit inside decoder layers.
-    table = {
-        lin: ms.get(lin, 0.0),
-        dense_lin: ms.get(dense_lin, 0.0),
-        thr: ms.get(thr, 0.0),
-        "attention core (rotary, cache, sdpa, reshapes)": ms.get("attention", 0.0),
-        "mlp elementwise (silu * up)": ms.get("mlp", 0.0),
-        "rmsnorm": ms.get("rmsnorm", 0.0),
-        "lm_head (dense)": ms.get("lm_head (dense)", 0.0),
-    }
-    table["attention core (rotary, cache, sdpa, reshapes)"] -= _inside(model, ms, "attention")
-    table["mlp elementwise (silu * up)"] -= _inside(model, ms, "mlp")
-    inside_layers = ms.get("decoder layer", 0.0)
-    table["decoder-layer glue (residual adds, calls)"] = inside_layers - (
-        linears + ms.get(thr, 0.0) + table["attention core (rotary, cache, sdpa, reshapes)"]
-        + table["mlp elementwise (silu * up)"] + table["rmsnorm"] - _final_norm(model, ms))
-    total = 1e3 * hooked
-    table["rest (embedding, rotary table, masks, final norm glue, argmax, HF outputs)"] = (
-        total - sum(v for v in table.values()))
+    ms["rest (embedding, rotary table, masks, cache, HF outputs, argmax)"] = total - sum(
+        ms.values())
     return {"ms_per_step_with_hooks": total,
-            "ms": {k: round(v, 3) for k, v in table.items()},
-            "share": {k: round(v / total, 4) for k, v in table.items()}}
+            "ms": {k: round(v, 3) for k, v in ms.items()},
+            "share": {k: round(v / total, 4) for k, v in ms.items()}}
 
 
-def _inside(model: nn.Module, ms: dict[str, float], parent: str) -> float:
-    """Time of Linears and thresholds inside attention or mlp modules (per step, ms)."""
-    return _SHARES.get(parent, 0.0)
-
-
-def _final_norm(model: nn.Module, ms: dict[str, float]) -> float:
-    return _SHARES.get("final_norm", 0.0)
-
-
-_SHARES: dict[str, float] = {}
+def _kind(name: str, module: nn.Module) -> str | None:
+    if isinstance(module, MagnitudeThreshold):
+        return "thresholds (abs, masked_fill)"
+    if name == "lm_head":
+        return "lm_head (dense)"
+    if isinstance(module, SparseInputLinear):
+        return "decoder Linears (SparseInputLinear)"
+    if isinstance(module, nn.Linear):
+        return "decoder Linears (dense nn.Linear)"
+    cls = type(module).__name__
+    for suffix, key in (("Attention", "attention core (rotary, cache update, sdpa, reshapes)"),
+                        ("MLP", "mlp elementwise (silu * up)"), ("RMSNorm", "rmsnorm"),
+                        ("DecoderLayer", "decoder-layer glue (residual adds)")):
+        if cls.endswith(suffix):
+            return key
+    return None
 
 
 def linear_calls(model: nn.Module, prompt: Tensor, repeats: int) -> dict[str, Any]:
@@ -238,30 +208,17 @@ def linear_calls(model: nn.Module, prompt: Tensor, repeats: int) -> dict[str, An
     finally:
         for h in handles:
             h.remove()
-    lib = linear_kernel()
-    threads = torch.get_num_threads()
     module_s, kernel_s, dense_s, routes = [], [], [], defaultdict(int)
     densities = []
     for name, layer in layers.items():
         x = captured[name].reshape(-1, layer.in_features).contiguous()
-        w_t = layer._input_major()
-        bias = layer.bias
-        y = torch.empty(x.shape[0], layer.out_features)
-        nnz = ctypes.c_int64(0)
-        args = (x.data_ptr(), x.shape[0], layer.in_features, x.stride(0), w_t.data_ptr(),
-                layer.out_features, None if bias is None else bias.data_ptr(), y.data_ptr(),
-                layer.out_features, 1.0, threads, ctypes.byref(nnz))
-
-        def kernel() -> None:
-            assert lib is not None
-            lib.actsparse_linear_f32(*args)
-
         with torch.inference_mode():
-            module_s.append(_best(lambda: layer.forward(x), repeats))
-            routes[str(layer.last_route)] += 1
-            densities.append(layer.last_density or 0.0)
-            kernel_s.append(_best(kernel, repeats) if lib is not None else float("nan"))
-            dense_s.append(_best(lambda: F.linear(x, layer.weight, layer.bias), repeats))
+            module_t, kernel_t, dense_t = _time_layer(layer, x, repeats)
+        module_s.append(module_t)
+        kernel_s.append(kernel_t)
+        dense_s.append(dense_t)
+        routes[str(layer.last_route)] += 1
+        densities.append(layer.last_density or 0.0)
     return {"layers": len(layers), "routes_at_decode": dict(routes),
             "mean_input_density_at_decode": statistics.fmean(densities),
             "module_call_ms": 1e3 * sum(module_s),
@@ -269,6 +226,28 @@ def linear_calls(model: nn.Module, prompt: Tensor, repeats: int) -> dict[str, An
             "dense_F_linear_ms": 1e3 * sum(dense_s),
             "python_overhead_ms": 1e3 * (sum(module_s) - sum(kernel_s)),
             "per_call_overhead_us": 1e6 * (sum(module_s) - sum(kernel_s)) / len(layers)}
+
+
+def _time_layer(layer: SparseInputLinear, x: Tensor, repeats: int
+                ) -> tuple[float, float, float]:
+    """Seconds per call: the module's forward, the kernel alone, dense F.linear."""
+    lib = linear_kernel()
+    w_t = layer._input_major()
+    bias = layer.bias
+    y = torch.empty(x.shape[0], layer.out_features)
+    nnz = ctypes.c_int64(0)
+    args = (x.data_ptr(), x.shape[0], layer.in_features, x.stride(0), w_t.data_ptr(),
+            layer.out_features, None if bias is None else bias.data_ptr(), y.data_ptr(),
+            layer.out_features, 1.0, torch.get_num_threads(), ctypes.byref(nnz))
+
+    def kernel() -> None:
+        assert lib is not None
+        lib.actsparse_linear_f32(*args)
+
+    module_t = _best(lambda: layer.forward(x), repeats)
+    kernel_t = _best(kernel, repeats) if lib is not None else float("nan")
+    dense_t = _best(lambda: F.linear(x, layer.weight, layer.bias), repeats)
+    return module_t, kernel_t, dense_t
 
 
 def _best(fn: Callable[[], object], repeats: int) -> float:
@@ -290,43 +269,6 @@ def weight_shares(model: nn.Module) -> dict[str, float]:
     total = decoder + head
     return {"decoder_linear_params": decoder, "lm_head_params": head,
             "lm_head_share_of_matmul_weights": head / total}
-
-
-def nested_shares(model: nn.Module, prompt: Tensor, steps: int) -> None:
-    """Fill _SHARES: Linear+threshold time inside attention and mlp, and the final norm."""
-    _SHARES.clear()
-    with torch.inference_mode():
-        out = model(input_ids=prompt, use_cache=True, logits_to_keep=1)
-    past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
-    spent: dict[str, float] = defaultdict(float)
-    starts: dict[int, float] = {}
-    handles = []
-    for name, module in model.named_modules():
-        parent = ("attention" if ".self_attn." in name else "mlp" if ".mlp." in name
-                  else "final_norm" if name == "model.norm" else None)
-        if parent is None or not (isinstance(module, nn.Linear | MagnitudeThreshold)
-                                  or parent == "final_norm"):
-            continue
-        if isinstance(module, MagnitudeThreshold):
-            continue  # counted inside its Linear's pre-hook below
-
-        def pre(m: nn.Module, _a: Any) -> None:
-            starts[id(m)] = time.perf_counter()
-
-        def post(m: nn.Module, _a: Any, _o: Any, key: str = parent) -> None:
-            spent[key] += time.perf_counter() - starts.pop(id(m))
-
-        handles.append(module.register_forward_pre_hook(pre, prepend=True))  # threshold inside
-        handles.append(module.register_forward_hook(post))
-    try:
-        with torch.inference_mode():
-            for _ in range(steps):
-                out = model(input_ids=nxt, past_key_values=past, use_cache=True)
-                nxt = out.logits[:, -1].argmax(-1, keepdim=True)
-    finally:
-        for h in handles:
-            h.remove()
-    _SHARES.update({k: 1e3 * v / steps for k, v in spent.items()})
 
 
 def main() -> None:
@@ -382,7 +324,6 @@ def main() -> None:
     lowest = f"d={min(args.densities):g}"
     breakdown = {}
     for name in ("dense", lowest):
-        nested_shares(models[name], prompt_ids[0], 20)
         breakdown[name] = step_breakdown(models[name], prompt_ids[0], 20)
         print(f"{name} step breakdown (ms, hooks on): {breakdown[name]['ms']}")
     calls = linear_calls(models[lowest], prompt_ids[0], 7)

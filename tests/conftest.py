@@ -1,10 +1,12 @@
-"""Fixtures shared across test folders: the packaged language models, loaded once a session."""
+"""Fixtures shared across test folders: the packaged language models (loaded once), one thread."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+import torch
 
 from actsparse import zoo
 
@@ -21,3 +23,12 @@ def minilm() -> zoo.ZooModel:
 def smollm2() -> zoo.ZooModel:
     """SmolLM2-135M-Instruct (~30 s to load on 2 cores): use it only in slow tests."""
     return zoo.load_model("smollm2")
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny models run far faster on one thread than on two contended cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

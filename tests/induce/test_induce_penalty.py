@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -16,14 +15,7 @@ from actsparse.induce.penalty import ActivationPenalty
 from actsparse.induce.penalty_terms import hoyer_square_penalty, kl_penalty, l1_penalty
 from actsparse.induce.schedules import Constant, Progressive, WarmUp, make_schedule
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run ~50x faster on one thread than on two busy shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def relu_net() -> nn.Module:

@@ -3,7 +3,6 @@ is logged, and the penalty makes the intermediate activations sparser."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,7 @@ from actsparse.integrations.huggingface import SparseTrainer, SparsityCallback  
 ACT = "bert.encoder.layer.0.intermediate.intermediate_act_fn"
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_bert() -> torch.nn.Module:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -13,13 +12,7 @@ from torch import nn
 
 from actsparse import zoo
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_missing_lightning_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
