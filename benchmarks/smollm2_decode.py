@@ -15,24 +15,26 @@ Measured, in one process with 2 threads:
   held-out passages, 64 new tokens; dense and each density interleaved, medians of repeats.
   Tokens/s counts the 63 steps after the prefill; the prefill is reported apart.
 - perplexity on 32 held-out passages x up to 128 tokens (``calibrate_thresholds.perplexity``);
-- where the time of one decode step goes at the lowest density (forward hooks per module
-  kind) and, per swapped layer, the kernel alone vs the module call vs dense ``F.linear``.
+- the lowest density also with every SparseInputLinear forced to ``mode='sparse'`` (the kernel
+  even where the measured crossover says dense) and ``mode='dense'`` (the same thresholds on
+  ``F.linear``: the cost of the thresholds alone, and the reference for token agreement);
+- where the time of one decode step goes (dense, and the lowest density in 'auto' and
+  'sparse' mode): exclusive times per module kind from forward hooks, and inside
+  SparseInputLinear the kernel's ctypes call, the dense fallback and the Python around them
+  (timed by wrapping them in this process; the library is not changed).
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import dataclasses
 import os
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from actsparse import zoo
@@ -75,16 +77,25 @@ def greedy(model: nn.Module, prompt: Tensor, new_tokens: int) -> tuple[list[int]
     return tokens, t1 - t0, time.perf_counter() - t1
 
 
-def time_decoding(models: dict[str, nn.Module], prompt_ids: list[Tensor], new_tokens: int,
-                  repeats: int) -> dict[str, Any]:
+def set_mode(model: nn.Module, mode: str) -> None:
+    """Set every SparseInputLinear's route ('auto', 'sparse' or 'dense')."""
+    for m in model.modules():
+        if isinstance(m, SparseInputLinear):
+            m.mode = mode  # type: ignore[assignment]
+
+
+def time_decoding(models: dict[str, tuple[nn.Module, str]], prompt_ids: list[Tensor],
+                  new_tokens: int, repeats: int) -> dict[str, Any]:
     """All models on all prompts, interleaved within each repeat; medians over repeats."""
-    for model in models.values():  # warm-up: crossovers, weight re-layout, caches
+    for model, mode in models.values():  # warm-up: crossovers, weight re-layout, caches
+        set_mode(model, mode)
         greedy(model, prompt_ids[0], 8)
     decode: dict[str, list[float]] = defaultdict(list)
     prefill: dict[str, list[float]] = defaultdict(list)
     tokens: dict[str, list[list[int]]] = {}
     for r in range(repeats):
-        for name, model in models.items():
+        for name, (model, mode) in models.items():
+            set_mode(model, mode)
             dec, pre, toks = 0.0, 0.0, []
             for ids in prompt_ids:
                 out, p, d = greedy(model, ids, new_tokens)
@@ -98,6 +109,7 @@ def time_decoding(models: dict[str, nn.Module], prompt_ids: list[Tensor], new_to
             for n in models))
     steps = len(prompt_ids) * (new_tokens - 1)
     base = next(iter(models))
+    thresholded = next((n for n in models if n.endswith("mode=dense")), base)
     rows = {}
     for name in models:
         ratios = [b / c for b, c in zip(decode[base], decode[name], strict=True)]
@@ -110,6 +122,9 @@ def time_decoding(models: dict[str, nn.Module], prompt_ids: list[Tensor], new_to
             "speedup_per_repeat": ratios,
             "tokens_identical_to_dense": sum(same) / (len(same) * new_tokens),
             "first_divergence_per_prompt": same,
+            "tokens_identical_to_same_thresholds_F_linear": sum(
+                _common_prefix(a, b) for a, b in zip(tokens[thresholded], tokens[name],
+                                                     strict=True)) / (len(same) * new_tokens),
             "decode_s_per_repeat": decode[name],
         }
     return rows
@@ -152,24 +167,91 @@ def step_breakdown(model: nn.Module, prompt: Tensor, steps: int) -> dict[str, An
         # excludes its threshold, which is timed by its own hooks
         handles.append(module.register_forward_pre_hook(pre))
         handles.append(module.register_forward_hook(post))
+    inside: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
     try:
+        _instrument(inside, calls)
         with torch.inference_mode():
             model(input_ids=nxt, past_key_values=past, use_cache=True)  # warm
             spent.clear()
+            inside.clear()
+            calls.clear()
             t0 = time.perf_counter()
             for _ in range(steps):
                 out = model(input_ids=nxt, past_key_values=past, use_cache=True)
                 nxt = out.logits[:, -1].argmax(-1, keepdim=True)
             total = 1e3 * (time.perf_counter() - t0) / steps
     finally:
+        _restore()
         for h in handles:
             h.remove()
     ms = {k: 1e3 * v / steps for k, v in spent.items()}
+    within = {k: round(1e3 * v / steps, 3) for k, v in inside.items()}
+    sil = ms.get("decoder Linears (SparseInputLinear)")
+    if sil is not None:
+        within["python outside kernel and F.linear"] = round(
+            sil - within.get("kernel (ctypes call)", 0.0)
+            - within.get("dense route F.linear", 0.0), 3)
+        within["per_call_python_us"] = round(
+            1e3 * within["python outside kernel and F.linear"] * steps / max(
+                calls["module"], 1), 2)
+    per_step_calls = {k: v / steps for k, v in calls.items()}
     ms["rest (embedding, rotary table, masks, cache, HF outputs, argmax)"] = total - sum(
         ms.values())
     return {"ms_per_step_with_hooks": total,
             "ms": {k: round(v, 3) for k, v in ms.items()},
+            "inside_SparseInputLinear_ms": within, "calls_per_step": per_step_calls,
             "share": {k: round(v / total, 4) for k, v in ms.items()}}
+
+
+_SAVED: dict[str, Any] = {}
+
+
+def _instrument(inside: dict[str, float], calls: dict[str, int]) -> None:
+    """Time, inside SparseInputLinear, the kernel's ctypes call and the dense fallback, by
+    wrapping them in this process (the library files are not changed)."""
+    lib = linear_kernel()
+    _SAVED.update(dense=SparseInputLinear._dense, forward=SparseInputLinear.forward, lib=lib)
+    dense_fn, forward_fn = SparseInputLinear._dense, SparseInputLinear.forward
+
+    def dense(self: SparseInputLinear, input: Tensor, count: bool) -> Tensor:
+        t0 = time.perf_counter()
+        y = dense_fn(self, input, count)
+        inside["dense route F.linear"] += time.perf_counter() - t0
+        calls["dense route"] += 1
+        return y
+
+    def forward(self: SparseInputLinear, input: Tensor) -> Tensor:
+        calls["module"] += 1
+        return forward_fn(self, input)
+
+    SparseInputLinear._dense = dense  # type: ignore[method-assign]
+    SparseInputLinear.forward = forward  # type: ignore[method-assign]
+    if lib is not None:
+        kernel_fn = lib.actsparse_linear_f32
+        _SAVED["kernel"] = kernel_fn
+
+        class Kernel:
+            argtypes, restype = kernel_fn.argtypes, kernel_fn.restype  # as load_library expects
+
+            def __call__(self, *args: Any) -> int:
+                t0 = time.perf_counter()
+                status = kernel_fn(*args)
+                inside["kernel (ctypes call)"] += time.perf_counter() - t0
+                calls["kernel" if status == 0 else "kernel declined (too dense)"] += 1
+                return int(status)
+
+        lib.actsparse_linear_f32 = Kernel()
+
+
+def _restore() -> None:
+    if not _SAVED:
+        return
+    SparseInputLinear._dense = _SAVED["dense"]  # type: ignore[method-assign]
+    SparseInputLinear.forward = _SAVED["forward"]  # type: ignore[method-assign]
+    if "kernel" in _SAVED:
+        _SAVED["lib"].actsparse_linear_f32 = _SAVED["kernel"]
+    _SAVED.clear()
 
 
 def _kind(name: str, module: nn.Module) -> str | None:
@@ -188,78 +270,6 @@ def _kind(name: str, module: nn.Module) -> str | None:
         if cls.endswith(suffix):
             return key
     return None
-
-
-def linear_calls(model: nn.Module, prompt: Tensor, repeats: int) -> dict[str, Any]:
-    """Per decode step, summed over the swapped layers: the module call, the kernel alone (one
-    ctypes call, inputs prepared) and dense ``F.linear`` on the same thresholded inputs."""
-    captured: dict[str, Tensor] = {}
-    handles = []
-    layers = {n: m for n, m in model.named_modules() if isinstance(m, SparseInputLinear)}
-    for name, layer in layers.items():
-        def grab(_m: nn.Module, args: tuple[Any, ...], key: str = name) -> None:
-            captured[key] = args[0].detach().clone()
-        handles.append(layer.register_forward_pre_hook(grab))  # after the threshold
-    try:
-        with torch.inference_mode():
-            out = model(input_ids=prompt, use_cache=True, logits_to_keep=1)
-            nxt = out.logits[:, -1].argmax(-1, keepdim=True)
-            model(input_ids=nxt, past_key_values=out.past_key_values, use_cache=True)
-    finally:
-        for h in handles:
-            h.remove()
-    module_s, kernel_s, dense_s, routes = [], [], [], defaultdict(int)
-    densities = []
-    for name, layer in layers.items():
-        x = captured[name].reshape(-1, layer.in_features).contiguous()
-        with torch.inference_mode():
-            module_t, kernel_t, dense_t = _time_layer(layer, x, repeats)
-        module_s.append(module_t)
-        kernel_s.append(kernel_t)
-        dense_s.append(dense_t)
-        routes[str(layer.last_route)] += 1
-        densities.append(layer.last_density or 0.0)
-    return {"layers": len(layers), "routes_at_decode": dict(routes),
-            "mean_input_density_at_decode": statistics.fmean(densities),
-            "module_call_ms": 1e3 * sum(module_s),
-            "kernel_only_ms": 1e3 * sum(kernel_s),
-            "dense_F_linear_ms": 1e3 * sum(dense_s),
-            "python_overhead_ms": 1e3 * (sum(module_s) - sum(kernel_s)),
-            "per_call_overhead_us": 1e6 * (sum(module_s) - sum(kernel_s)) / len(layers)}
-
-
-def _time_layer(layer: SparseInputLinear, x: Tensor, repeats: int
-                ) -> tuple[float, float, float]:
-    """Seconds per call: the module's forward, the kernel alone, dense F.linear."""
-    lib = linear_kernel()
-    w_t = layer._input_major()
-    bias = layer.bias
-    y = torch.empty(x.shape[0], layer.out_features)
-    nnz = ctypes.c_int64(0)
-    args = (x.data_ptr(), x.shape[0], layer.in_features, x.stride(0), w_t.data_ptr(),
-            layer.out_features, None if bias is None else bias.data_ptr(), y.data_ptr(),
-            layer.out_features, 1.0, torch.get_num_threads(), ctypes.byref(nnz))
-
-    def kernel() -> None:
-        assert lib is not None
-        lib.actsparse_linear_f32(*args)
-
-    module_t = _best(lambda: layer.forward(x), repeats)
-    kernel_t = _best(kernel, repeats) if lib is not None else float("nan")
-    dense_t = _best(lambda: F.linear(x, layer.weight, layer.bias), repeats)
-    return module_t, kernel_t, dense_t
-
-
-def _best(fn: Callable[[], object], repeats: int) -> float:
-    """Median seconds per call over ``repeats`` timings of 20 calls."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(20):
-            fn()
-        times.append((time.perf_counter() - t0) / 20)
-    return statistics.median(times)
 
 
 def weight_shares(model: nn.Module) -> dict[str, float]:
@@ -289,7 +299,7 @@ def main() -> None:
     case = CASES["smollm2"]
     train, test = batches(zm, "train", case), batches(zm, "test", case)
     dense = zm.module
-    models: dict[str, nn.Module] = {"dense": dense}
+    models: dict[str, tuple[nn.Module, str]] = {"dense": (dense, "auto")}
     quality: dict[str, Any] = {"dense": {"perplexity": perplexity(zm, test)}}
     print(f"dense perplexity {quality['dense']['perplexity']:.3f}")
     calibrations = {}
@@ -309,35 +319,42 @@ def main() -> None:
             "not_swapped": kept,
             "calibration_mean_density": statistics.fmean(
                 r.input_density for r in report.layers if r.swapped)}
-        models[name] = fast
+        models[name] = (fast, "auto")
         print(f"{name}: swapped {len(swapped)} Linears (kept {kept}), perplexity {ppl:.3f} "
               f"(x{ppl / quality['dense']['perplexity']:.3f}), {seconds:.0f} s")
 
+    lowest = f"d={min(args.densities):g}"
+    forced = f"{lowest} mode=sparse"
+    models[forced] = (models[lowest][0], "sparse")  # the same model, every layer on the kernel
+    models[f"{lowest} mode=dense"] = (models[lowest][0], "dense")  # thresholds, F.linear
     prompt_ids = prompts(zm, args.prompts, args.prompt_tokens)
     timing = time_decoding(models, prompt_ids, args.new_tokens, args.repeats)
     for name, row in timing.items():
         print(f"{name}: {row['decode_tokens_per_s']:.2f} tok/s "
               f"({row['decode_ms_per_token']:.1f} ms/token), speedup "
               f"{row['speedup_vs_dense']:.3f}x, prefill {row['prefill_ms_per_prompt']:.0f} ms, "
-              f"tokens identical to dense {row['tokens_identical_to_dense']:.2f}")
+              f"tokens identical to dense {row['tokens_identical_to_dense']:.2f}, to the same "
+              f"thresholds on F.linear {row['tokens_identical_to_same_thresholds_F_linear']:.2f}")
 
-    lowest = f"d={min(args.densities):g}"
     breakdown = {}
-    for name in ("dense", lowest):
-        breakdown[name] = step_breakdown(models[name], prompt_ids[0], 20)
+    for name in ("dense", lowest, forced):
+        model, mode = models[name]
+        set_mode(model, mode)
+        breakdown[name] = step_breakdown(model, prompt_ids[0], 20)
         print(f"{name} step breakdown (ms, hooks on): {breakdown[name]['ms']}")
-    calls = linear_calls(models[lowest], prompt_ids[0], 7)
-    print(f"{lowest} decoder Linears per decode step: {calls}")
+        print(f"  inside SparseInputLinear: {breakdown[name]['inside_SparseInputLinear_ms']}, "
+              f"calls per step {breakdown[name]['calls_per_step']}")
 
     write_json(args.json, {
         "benchmark": "smollm2_decode",
         "settings": {**vars(args), "layers": DECODER_LINEARS, "lm_head": "dense nn.Linear",
                      "calibration_passages": case["train"], "test_passages": case["test"],
-                     "max_length": case["max_length"], "swap_mode": "auto",
+                     "max_length": case["max_length"],
+                     "swap_mode": "auto; the lowest density also with mode='sparse'",
                      "decode": "manual greedy loop, use_cache=True, batch 1"},
         "weights": weight_shares(dense),
         "calibration": calibrations, "perplexity": quality, "decoding": timing,
-        "step_breakdown": breakdown, "linear_calls_at_lowest_density": calls,
+        "step_breakdown": breakdown,
     })
 
 
