@@ -21,13 +21,24 @@ from actsparse.induce import (
     calibrate_thresholds,
     relufy,
 )
+from actsparse.interpret import (
+    LISTA,
+    DictionaryLearning,
+    SparseAutoencoder,
+    class_overlap,
+    class_selectivity,
+    false_match_probability,
+    sparse_encode,
+)
 from actsparse.measure import LayerProfile, Profile, ProfileConfig, Profiler, profile
 from actsparse.report import example_maps, format_table, print_table, write_report
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "LISTA",
     "ActivationPenalty",
+    "DictionaryLearning",
     "KWinners",
     "KWinners2d",
     "LayerProfile",
@@ -35,6 +46,7 @@ __all__ = [
     "Profile",
     "ProfileConfig",
     "Profiler",
+    "SparseAutoencoder",
     "SparseConvSequential",
     "SparseInputConv2d",
     "SparseInputLinear",
@@ -43,8 +55,11 @@ __all__ = [
     "TopK",
     "accelerate",
     "calibrate_thresholds",
+    "class_overlap",
+    "class_selectivity",
     "example_maps",
     "export_onnx",
+    "false_match_probability",
     "format_table",
     "metrics",
     "print_table",
@@ -53,5 +68,6 @@ __all__ = [
     "register_activation",
     "relufy",
     "select_layers",
+    "sparse_encode",
     "write_report",
 ]

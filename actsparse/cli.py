@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     from actsparse.exploit.bench_cli import add_bench_parser
 
     add_bench_parser(sub)
+    from actsparse.interpret.interpret_cli import add_interpret_parser
+
+    add_interpret_parser(sub)
+    from actsparse.interpret.sae_cli import add_sae_parser
+
+    add_sae_parser(sub)
     return parser
 
 

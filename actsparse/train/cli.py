@@ -12,7 +12,8 @@ import torch
 from actsparse.train.loop import TrainConfig, train
 from actsparse.train.models import ARCHS
 
-SPARSITY_HELP = "none | dropout:P | l1:W | hoyer:W | kl:RHO:W | kwta:DENSITY | topk:K"
+SPARSITY_HELP = ("none | dropout:P | l1:W | hoyer:W | kl:RHO:W | kwta:DENSITY | topk:K | "
+                 "sc:ALPHA[:ITERS] (cnn: a sparse-coding front end)")
 
 
 def add_train_parser(sub: Any) -> argparse.ArgumentParser:

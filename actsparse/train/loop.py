@@ -8,6 +8,12 @@ run with the same seed would: the weights, the optimizer state and both random n
 generators (torch's global one, used by dropout, and the one that shuffles) are restored, and
 the learning rate of epoch ``e`` is ``lr * lr_decay**e``, which does not depend on the total
 number of epochs (so a finished run can also be extended).
+
+For ``sc:ALPHA`` (a sparse-coding front end) a fresh run first learns the front end's
+dictionary from random patches of the training images (deterministic from the seed; torch's
+global generator is left untouched); it is a buffer of the model, so a resumed run takes it
+from the checkpoint instead of learning it again. The time it took is recorded as
+``dictionary_seconds`` in the first epoch's history entry and counted in ``seconds``.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ from actsparse.train.metrics import densities, evaluate, write_metrics
 from actsparse.train.models import ARCHS, CNN, MLP, build_model, model_config
 from actsparse.train.progress import EpochBar
 from actsparse.train.spec import SparsitySpec, parse_sparsity
+
+# How an sc front end's dictionary is learned (part of the run's identity in a checkpoint).
+SC_DICTIONARY: dict[str, int] = {"n_patches": 10000, "n_epochs": 2, "batch_size": 256}
 
 
 @dataclass(frozen=True)
@@ -119,12 +128,16 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
     run = json.loads(json.dumps(  # as a checkpoint stores it (tuples become lists)
-        {**config.identity(), "model_config": mcfg.to_dict(), "sparsity": str(spec)}))
+        {**config.identity(), "model_config": mcfg.to_dict(), "sparsity": str(spec),
+         **({"front_end": {"n_iter": spec.iters, **SC_DICTIONARY}} if spec.kind == "sc" else {})}))
 
     ckpt_path = out / FILE_NAME
     history: list[dict[str, Any]] = []
+    setup: dict[str, float] = {}  # one-off work of a fresh run, reported with its first epoch
     if resume and ckpt_path.exists():
         history = _resume(ckpt_path, run, config.epochs, model, optimizer, generator)
+    elif spec.kind == "sc":
+        setup["dictionary_seconds"] = _learn_dictionary(model, train_data.images, config.seed)
     start = len(history)
     penalty = _penalty(model, spec, model.hidden_layers)
     if penalty is not None:
@@ -141,7 +154,8 @@ def train(
                                                len(train_data), config.batch_size))
                 _end_of_epoch(model)
                 history.append({"epoch": epoch + 1, "loss": loss, "steps": steps,
-                                "seconds": time.perf_counter() - t0})
+                                "seconds": time.perf_counter() - t0, **setup})
+                setup = {}
                 save_checkpoint(ckpt_path, epoch=epoch + 1, run=run, model=model,
                                 optimizer=optimizer, generator=generator, history=history)
                 if on_epoch is not None:
@@ -183,11 +197,27 @@ def _report(model: CNN | MLP, train_data: Any, test_data: Any, history: list[dic
         "test_accuracy": test_acc,
         "train_accuracy": train_acc,
         "density": densities(prof) if prof is not None else {},
-        "seconds": sum(h["seconds"] for h in history),
+        "seconds": sum(h["seconds"] + h.get("dictionary_seconds", 0.0) for h in history),
         "eval_seconds": time.perf_counter() - t0,
         "command": command,
         "history": history,
     }
+
+
+def _learn_dictionary(model: nn.Module, images: Tensor, seed: int) -> float:
+    """Learn the sc front end's atoms from ``images``; return the seconds it took."""
+    from actsparse.interpret.conv_coding import SparseCodingConv2d, fit_patch_dictionary
+
+    front = getattr(model, "conv1", None)
+    if not isinstance(front, SparseCodingConv2d):
+        raise ValueError("sc needs a model whose conv1 is a sparse-coding front end (the cnn)")
+    t0 = time.perf_counter()
+    atoms = fit_patch_dictionary(
+        images, front.out_channels, front.kernel_size[0], alpha=front.alpha,
+        padding=front.padding[0], seed=seed, positive=front.positive, **SC_DICTIONARY,
+    )
+    front.set_dictionary(atoms)
+    return time.perf_counter() - t0
 
 
 def _image_data(data: Any) -> Any:

@@ -6,6 +6,12 @@ injected per layer (timm's ``act_layer`` idea): ReLU, k-winners-take-all (``KWin
 conv maps, ``KWinners`` on vectors) or ``TopK``; ``dropout:P`` adds ``nn.Dropout(P)`` after
 every hidden activation. The hidden activations are named ``act1``, ``act2``, ... so that
 profiling, penalties and reports address them by name.
+
+``sc:ALPHA`` keeps ReLU everywhere but replaces the cnn's ``conv1`` by a frozen sparse-coding
+front end (:class:`~actsparse.interpret.conv_coding.SparseCodingConv2d`, ``c1`` atoms of
+``conv1``'s kernel size and padding): ``act1`` then sees non-negative sparse codes. Its
+dictionary starts random; the training loop learns it from the training images before the
+first epoch. The mlp has no front end to replace: ``sc`` with ``mlp`` is refused.
 """
 
 from __future__ import annotations
@@ -104,6 +110,15 @@ def make_activation(spec: SparsitySpec, shape: tuple[int, ...], name: str) -> nn
     return nn.ReLU()
 
 
+def _front_end(spec: SparsitySpec, cin: int, c1: int, k: int, pad: int) -> nn.Module:
+    """The cnn's first layer: a ``Conv2d``, or for ``sc`` a sparse-coding layer like it."""
+    if spec.kind != "sc":
+        return nn.Conv2d(cin, c1, k, padding=pad)
+    from actsparse.interpret.conv_coding import SparseCodingConv2d
+
+    return SparseCodingConv2d(cin, c1, k, alpha=spec.alpha, n_iter=spec.iters, padding=pad)
+
+
 def _dropout(spec: SparsitySpec) -> nn.Module:
     return nn.Dropout(spec.p) if spec.kind == "dropout" else nn.Identity()
 
@@ -132,7 +147,7 @@ class CNN(nn.Module):
             raise ValueError(f"cnn: input {config.in_shape} is too small for kernel {k} with "
                              f"padding {pad}")
         flat = c2 * (h2 // 2) * (w2 // 2)
-        self.conv1 = nn.Conv2d(cin, c1, k, padding=pad)
+        self.conv1 = _front_end(spec, cin, c1, k, pad)
         self.act1 = make_activation(spec, (c1, h1, w1), "act1")
         self.drop1 = _dropout(spec)
         self.pool1 = nn.MaxPool2d(2)
@@ -169,6 +184,10 @@ class MLP(nn.Module):
 
     def __init__(self, config: ModelConfig, spec: SparsitySpec) -> None:
         super().__init__()
+        if spec.kind == "sc":
+            raise SparsitySpecError(
+                f"sparsity '{spec}' replaces the cnn's first convolution with a sparse-coding "
+                "front end; the mlp has none: use --model cnn (TrainConfig(model='cnn'))")
         if len(config.hidden) != 2:
             raise ValueError(f"mlp: expected 2 hidden widths, got {config.hidden}")
         h1, h2 = config.hidden

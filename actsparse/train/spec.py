@@ -2,7 +2,12 @@
 
 Grammar (one of)::
 
-    none | dropout:P | l1:W | hoyer:W | kl:RHO:W | kwta:DENSITY | topk:K
+    none | dropout:P | l1:W | hoyer:W | kl:RHO:W | kwta:DENSITY | topk:K | sc:ALPHA[:ITERS]
+
+``sc`` is not an activation but a front end: the cnn's first convolution becomes a frozen
+sparse-coding layer (:class:`~actsparse.interpret.conv_coding.SparseCodingConv2d`) whose
+dictionary is learned from the training images; ``ALPHA`` is its L1 weight and ``ITERS`` its
+FISTA iterations (default :data:`SC_ITERS`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["none", "dropout", "l1", "hoyer", "kl", "kwta", "topk"]
+Kind = Literal["none", "dropout", "l1", "hoyer", "kl", "kwta", "topk", "sc"]
+
+SC_ITERS = 20  # FISTA iterations of sc:ALPHA: codes within ~10% of the lasso optimum on MNIST
 
 FORMS: dict[str, str] = {
     "none": "none",
@@ -21,6 +28,7 @@ FORMS: dict[str, str] = {
     "kl": "kl:RHO:W with 0 < RHO < 1 and W >= 0",
     "kwta": "kwta:DENSITY with 0 < DENSITY <= 1",
     "topk": "topk:K with K a whole number >= 1",
+    "sc": "sc:ALPHA or sc:ALPHA:ITERS with ALPHA > 0 and ITERS a whole number >= 1",
 }
 PENALTIES = ("l1", "hoyer", "kl")
 
@@ -34,12 +42,15 @@ class SparsitySpec:
     """How the hidden layers of a model are made sparse.
 
     Attributes:
-        kind: ``none``, ``dropout``, a penalty (``l1``, ``hoyer``, ``kl``), ``kwta`` or ``topk``.
+        kind: ``none``, ``dropout``, a penalty (``l1``, ``hoyer``, ``kl``), ``kwta``, ``topk``
+            or ``sc`` (a sparse-coding front end).
         p: dropout probability (``dropout``).
         weight: penalty weight (``l1``, ``hoyer``, ``kl``).
         target: target mean activation RHO (``kl``).
         density: fraction of units kept per layer (``kwta``).
         k: units kept per sample (``topk``).
+        alpha: L1 weight of the sparse codes (``sc``).
+        iters: FISTA iterations of the sparse codes (``sc``).
 
     Example:
         >>> spec = parse_sparsity("kl:0.05:0.1")
@@ -55,6 +66,8 @@ class SparsitySpec:
     target: float = 0.0
     density: float = 1.0
     k: int = 0
+    alpha: float = 0.0
+    iters: int = 0
 
     @property
     def is_penalty(self) -> bool:
@@ -65,6 +78,7 @@ class SparsitySpec:
         values: dict[str, list[object]] = {
             "none": [], "dropout": [self.p], "l1": [self.weight], "hoyer": [self.weight],
             "kl": [self.target, self.weight], "kwta": [self.density], "topk": [self.k],
+            "sc": [self.alpha] if self.iters == SC_ITERS else [self.alpha, self.iters],
         }
         return ":".join([self.kind, *(_short(v) for v in values[self.kind])])
 
@@ -85,7 +99,10 @@ def parse_sparsity(text: str) -> SparsitySpec:
 
     Example:
         >>> parse_sparsity("kwta:0.1")
-        SparsitySpec(kind='kwta', p=0.0, weight=0.0, target=0.0, density=0.1, k=0)
+        SparsitySpec(kind='kwta', p=0.0, weight=0.0, target=0.0, density=0.1, k=0, alpha=0.0,
+        iters=0)
+        >>> parse_sparsity("sc:0.3").iters == SC_ITERS
+        True
         >>> parse_sparsity("dropout:1.5")
         Traceback (most recent call last):
         ...
@@ -99,14 +116,19 @@ def parse_sparsity(text: str) -> SparsitySpec:
         raise SparsitySpecError(
             f"unknown sparsity {text!r}; use one of: {', '.join(FORMS.values())}"
         )
-    arity = FORMS[kind].split(" ")[0].count(":")
-    if len(args) != arity:
+    arities = (1, 2) if kind == "sc" else (FORMS[kind].split(" ")[0].count(":"),)  # sc: ITERS
+    if len(args) not in arities:
         raise SparsitySpecError(
-            f"sparsity {text!r} is malformed: {kind} takes {arity} value(s), got {len(args)}; "
-            f"write {FORMS[kind]}"
+            f"sparsity {text!r} is malformed: {kind} takes {' or '.join(map(str, arities))} "
+            f"value(s), got {len(args)}; write {FORMS[kind]}"
         )
     if kind == "topk":
-        return SparsitySpec("topk", k=_count(text, args[0]))
+        return SparsitySpec("topk", k=_count(text, kind, "K", args[0]))
+    if kind == "sc":
+        alpha = _number(text, kind, args[0])
+        _check(text, kind, "ALPHA", alpha, alpha > 0.0, "> 0")
+        iters = _count(text, kind, "ITERS", args[1]) if len(args) == 2 else SC_ITERS
+        return SparsitySpec("sc", alpha=alpha, iters=iters)
     nums = [_number(text, kind, a) for a in args]
     if kind == "none":
         return SparsitySpec()
@@ -136,16 +158,16 @@ def _number(text: str, kind: str, arg: str) -> float:
     return value
 
 
-def _count(text: str, arg: str) -> int:
+def _count(text: str, kind: str, name: str, arg: str) -> int:
     try:
         k = int(arg)
     except ValueError:
         raise SparsitySpecError(
-            f"sparsity {text!r}: K must be a whole number, got {arg!r}; write {FORMS['topk']}"
+            f"sparsity {text!r}: {name} must be a whole number, got {arg!r}; write {FORMS[kind]}"
         ) from None
     if k < 1:
-        raise SparsitySpecError(f"sparsity {text!r}: K must be >= 1, got {k}; "
-                                f"write {FORMS['topk']}")
+        raise SparsitySpecError(f"sparsity {text!r}: {name} must be >= 1, got {k}; "
+                                f"write {FORMS[kind]}")
     return k
 
 
