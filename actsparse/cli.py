@@ -1,4 +1,4 @@
-"""The ``actsparse`` command: ``profile``, ``train`` (with induced sparsity) and ``demo``."""
+"""The ``actsparse`` command: profile, train, accelerate, bench, interpret, sae, study, demo."""
 
 from __future__ import annotations
 
@@ -49,9 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     prof.add_argument("--no-progress", action="store_true")
     prof.set_defaults(run=_run_profile)
 
-    demo = sub.add_parser("demo", help="profile the pretrained MNIST CNN on MNIST, write a report")
+    demo = sub.add_parser("demo", help="profile and accelerate the pretrained MNIST CNN, then "
+                          "a short dense-vs-sparse study; write the report")
     demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    demo.add_argument("--limit", type=int, default=None, help="use at most N test images")
+    demo.add_argument("--limit", type=int, default=None, help="profile at most N test images")
     demo.set_defaults(run=_run_demo)
 
     from actsparse.train.cli import add_train_parser
@@ -69,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     from actsparse.interpret.sae_cli import add_sae_parser
 
     add_sae_parser(sub)
+    from actsparse.study.cli import add_study_parser
+
+    add_study_parser(sub)
     return parser
 
 
@@ -81,13 +85,9 @@ def _run_profile(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    status = run_profile(
-        model_name="mnist-cnn", data_name="mnist", out=Path(args.out), split="test",
-        limit=args.limit, batch_size=None, max_length=128, layers=None, inputs=True,
-        progress=True,
-    )
-    print(f"report: {Path(args.out).resolve() / 'report.html'}")
-    return status
+    from actsparse.study.demo import run_demo
+
+    return run_demo(Path(args.out), limit=args.limit)
 
 
 def run_profile(

@@ -1,0 +1,98 @@
+"""The ``actsparse study`` subcommand: its arguments and a handler that calls ``run_study``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from actsparse.study.variants import VARIANTS
+
+
+def add_study_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``study`` to the ``actsparse`` subparsers ``sub``; return its parser.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="actsparse")
+        >>> p = add_study_parser(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["study", "--data", "mnist", "--out", "runs/s"])
+        >>> args.seeds, args.epochs, args.variants, args.train_limit
+        (3, 3, None, None)
+    """
+    p: argparse.ArgumentParser = sub.add_parser(
+        "study", help="train dense and sparse variants over seeds, measure the claims about "
+                      "sparse representations, write study.json and report.html")
+    p.add_argument("--data", required=True, choices=("mnist", "fashion-mnist", "digits"),
+                   help="data set (digits: tiny 8x8 images, for a quick check)")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="seeds 0..N-1 per variant (default: 3; 2+ for confidence intervals)")
+    p.add_argument("--epochs", type=int, default=3, help="training epochs (default: 3)")
+    p.add_argument("--variants", nargs="+", default=None, metavar="NAME",
+                   help=f"subset of: {', '.join(VARIANTS)} (must include dense; default: all "
+                        "that can be trained)")
+    p.add_argument("--train-limit", type=int, default=None,
+                   help="train on the first N training images (default: all)")
+    p.add_argument("--test-limit", type=int, default=None,
+                   help="measure on the first N test images (default: all)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's)")
+    p.add_argument("--out", required=True, help="study folder (runs, study.json, report.html)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=run_study_cli)
+    return p
+
+
+def run_study_cli(args: argparse.Namespace) -> int:
+    """Handle ``actsparse study``: run it, print the claims and the report's path.
+
+    Bad settings raise ``ValueError`` for :func:`actsparse.cli.main` to print.
+    """
+    import torch
+
+    from actsparse.study.study import run_study
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    try:
+        study = run_study(args.data, args.seeds, args.epochs, Path(args.out),
+                          variants=args.variants, train_limit=args.train_limit,
+                          test_limit=args.test_limit, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the finished epochs and runs are saved; run the same command "
+              "again to resume", file=sys.stderr)
+        return 130
+    print(claims_text(study))
+    print(f"report: {(Path(args.out) / 'report.html').resolve()}")
+    return 0
+
+
+def claims_text(study: dict[str, Any]) -> str:
+    """The claims table and the anchor as plain text, for the terminal.
+
+    Example:
+        >>> print(claims_text({"claims": [{"claim": "noise", "verdict": "supported",
+        ...                                "evidence": "noise score: dense 1, kwta 2"}]}))
+        claims (verdicts computed from the numbers):
+          noise                  supported      noise score: dense 1, kwta 2
+    """
+    lines = ["claims (verdicts computed from the numbers):"]
+    for c in study.get("claims", []):
+        lines.append(f"  {c['claim']:<22} {c['verdict']:<14} {c['evidence']}")
+    anchor = study.get("anchor") or {}
+    if anchor.get("available"):
+        lines.append("Numenta's MNIST table and ours (accuracy %, noise score):")
+        for r in anchor["numenta"]:
+            lines.append(f"  {r['model']:<28} {r['accuracy'] * 100:6.2f}  {r['noise_score']:>7,}")
+        for r in anchor["ours"]:
+            acc, score = r["accuracy"], r["noise_score"]
+            half = "" if acc["hi"] is None else f" ± {(acc['hi'] - acc['mean']) * 100:.2f}"
+            shalf = "" if score["hi"] is None else f" ± {score['hi'] - score['mean']:,.0f}"
+            per10k = ("" if r["test_images"] == 10000 else
+                      f", {r['noise_score_per_10k']['mean']:,.0f} per 10,000")
+            lines.append(f"  ours: {r['variant']:<22} {acc['mean'] * 100:6.2f}{half}  "
+                         f"{score['mean']:>7,.0f}{shalf} ({r['test_images']} test images"
+                         f"{per10k}, {r['seeds']} seed(s))")
+    return "\n".join(lines)

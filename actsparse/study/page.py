@@ -1,0 +1,452 @@
+"""The study's report: one self-contained HTML page drawn from ``study.json``.
+
+Sections: the claims table (evidence and computed verdict, with the rule), Numenta's anchor
+table with ours beside it, the results table (mean ± 95% CI per variant), the curves
+(accuracy against noise level, accuracy against density, speed against density), per-layer
+density, activation maps, class-overlap heatmaps, per-layer selectivity and overlap, every run,
+and the method. Like ``actsparse.report``, the page loads nothing: CSS inline, figures as
+base64 PNG, every text escaped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from actsparse.report._mpl import new_figure, png_data_uri
+from actsparse.report.html import CSS as REPORT_CSS
+from actsparse.study.stats import Summary
+from actsparse.study.summary import METRICS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+CSS = REPORT_CSS + """
+.supported { background: #d8f0d8; } .not-supported { background: #f6d6d6; }
+.inconclusive { background: #f4ecd0; }
+td.verdict { font-weight: 600; text-align: center; }
+td.text, th.text { text-align: left; max-width: 40em; }
+"""
+SECTIONS = ("Claims", "Numenta's MNIST table", "Results", "Noise robustness",
+            "Density and accuracy", "Speed and density", "Per-layer density", "Activation maps",
+            "Class overlap", "Selectivity and overlap per layer", "Runs", "Method")
+RESULT_METRICS = ("test_accuracy", "gap", "noise_score", "mean_density", "selectivity",
+                  "overlap_between", "overlap_vs_chance", "flops_ratio", "params_after",
+                  "speedup_vs_dense", "speedup_vs_own")
+COLORS = {"dense": "#444444", "dropout": "#8c8c8c", "l1": "#1f77b4", "hoyer": "#2ca02c",
+          "kwta": "#d62728", "sc": "#9467bd"}
+
+
+def write_page(study: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write the report of ``study`` (the content of ``study.json``) to ``path``, atomically.
+
+    Example:
+        >>> import tempfile
+        >>> from actsparse.study.stats import summarize
+        >>> study = {"data": "toy", "seeds": 1, "epochs": 1, "variants": [], "claims": [],
+        ...          "runs": {}, "summary": {}, "noise_curves": {}, "layers": {}}
+        >>> page = write_page(study, tempfile.mkdtemp() + "/report.html")
+        >>> "<h2 id=\\"claims\\">Claims</h2>" in page.read_text()
+        True
+    """
+    target = Path(path)
+    html = render(study)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".report-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(html)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return target
+
+
+def render(study: Mapping[str, Any]) -> str:
+    """The page's HTML as a string (what :func:`write_page` writes)."""
+    title = f"actsparse study: dense vs sparse on {study.get('data', '?')}"
+    runs: Mapping[str, Sequence[Mapping[str, Any]]] = study.get("runs", {})
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<header><h1>{escape(title)}</h1>{_intro(study)}</header>",
+        _section("Claims", _claims(study)),
+        _section("Numenta's MNIST table", _anchor(study.get("anchor") or {})),
+        _section("Results", _results(study)),
+        _section("Noise robustness", _figure_or_note(
+            lambda: _noise_figure(study), "Accuracy against noise level",
+            "Mean accuracy over seeds at each noise level; the band is the 95% CI.")),
+        _section("Density and accuracy", _figure_or_note(
+            lambda: _scatter(runs, "mean_density", "test_accuracy"), "Density against accuracy",
+            "Each point is a run (mean density of the hidden layers on the test set, test "
+            "accuracy); the cross is the variant's mean with its 95% CIs.")),
+        _section("Speed and density", _figure_or_note(
+            lambda: _scatter(runs, "flops_ratio", "speedup_vs_dense"), "Speed against density",
+            "x: FLOPs a skip-zero kernel would execute at the input densities seen, as a "
+            "fraction of dense FLOPs. y: measured batch-1 speedup of the accelerated model over "
+            "the dense reference (median of per-image ratios, interleaved, same loop). The "
+            "dashed line is no speedup.")),
+        _section("Per-layer density", _layer_table(study, "density", "density")),
+        _section("Activation maps", _figure_or_note(
+            lambda: _maps_figure(study), "Activation maps",
+            "First test images (top row) and, per variant (seed 0), the fraction of the first "
+            "conv layer's channels active at each position (0 white to 1 dark).")),
+        _section("Class overlap", _figure_or_note(
+            lambda: _overlap_figure(study), "Class overlap heatmaps",
+            "Seed 0 of each variant, last hidden layer: mean Jaccard index of the active sets "
+            "of test samples of class i and class j (diagonal: pairs within a class); "
+            "'chance' is the Jaccard of random codes of the same density.")),
+        _section("Selectivity and overlap per layer", _per_layer(study)),
+        _section("Runs", _runs_table(runs)),
+        _section("Method", _method(study)),
+        _links(study.get("links") or {}),
+        '<footer class="note"><p>Written by actsparse study.</p></footer>',
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+# ---- text sections ---------------------------------------------------------------------------
+
+def _section(title: str, body: str) -> str:
+    anchor = title.lower().replace("'", "").replace(" ", "-")
+    return f'<section><h2 id="{escape(anchor)}">{escape(title)}</h2>{body}</section>'
+
+
+def _intro(study: Mapping[str, Any]) -> str:
+    variants = ", ".join(f"{v['name']} ({v['spec']})" for v in study.get("variants", []))
+    budget = study.get("budget") or {}
+    rows = {
+        "data": study.get("data"),
+        "seeds": study.get("seeds"),
+        "epochs": study.get("epochs"),
+        "training images": study.get("train_limit") or "all",
+        "test images": study.get("test_limit") or "all",
+        "variants": variants,
+        "budget": ", ".join(f"{k} {v}" for k, v in budget.items() if k != "seeds"),
+        "left out": "; ".join(f"{k}: {v}" for k, v in (study.get("skipped_variants") or {}
+                                                      ).items()) or "none",
+        "time": f"{study['seconds']:.0f} s" if study.get("seconds") is not None else "-",
+    }
+    cells = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"
+                    for k, v in rows.items())
+    note = ("" if (study.get("seeds") or 0) >= 2 else
+            '<p class="warn">One seed: no confidence intervals, so every verdict is '
+            "inconclusive. Run with --seeds 3 or more.</p>")
+    return f'<table class="meta">{cells}</table>{note}'
+
+
+def _claims(study: Mapping[str, Any]) -> str:
+    rows = []
+    for c in study.get("claims", []):
+        css = c["verdict"].replace(" ", "-")
+        rows.append(
+            f'<tr><td class="text">{escape(c["text"])}</td>'
+            f'<td class="text">{escape(c["evidence"])}</td>'
+            f'<td class="verdict {css}">{escape(c["verdict"])}</td>'
+            f'<td class="text">{escape(c["reason"])}'
+            f'{"; best sparse: " + escape(c["best"]) if c.get("best") else ""}</td></tr>')
+    table = ('<div class="scroll"><table><tr><th class="text">claim</th>'
+             '<th class="text">evidence (mean ± 95% CI over seeds)</th><th>verdict</th>'
+             f'<th class="text">why</th></tr>{"".join(rows)}</table></div>')
+    rule = f'<p class="note"><b>Rule.</b> {escape(study.get("rule", ""))}</p>'
+    return table + rule
+
+
+def _anchor(anchor: Mapping[str, Any]) -> str:
+    if not anchor.get("available"):
+        return f'<p class="note">{escape(anchor.get("note", "No anchor for this data."))}</p>'
+    rows = [f"<tr><td class=\"name\">{escape(r['model'])}</td><td>{r['accuracy'] * 100:.2f}</td>"
+            f"<td>{r['noise_score']:,}</td><td>-</td><td>-</td></tr>"
+            for r in anchor["numenta"]]
+    for r in anchor["ours"]:
+        acc, score = Summary(**r["accuracy"]), Summary(**r["noise_score"])
+        per10k = Summary(**r["noise_score_per_10k"])
+        rows.append(f"<tr><td class=\"name\">ours: {escape(r['variant'])}</td>"
+                    f"<td>{escape(acc.text(2, 100.0))}</td><td>{escape(score.text(0))}</td>"
+                    f"<td>{escape(per10k.text(0))}</td>"
+                    f"<td>{r['test_images']} images, {r['seeds']} seed(s)</td></tr>")
+    return (f'<div class="scroll"><table><tr><th class="name">model</th>'
+            f"<th>test accuracy (%)</th><th>noise score</th><th>noise score per 10,000</th>"
+            f'<th>ours: on</th></tr>{"".join(rows)}</table></div>'
+            f'<p class="note">Source: {escape(anchor["source"])}. Same noise protocol (see '
+            "Method); different networks, training and data split (Numenta: 60,000 training "
+            "images and their own training schedule; ours: the budget above). The noise score "
+            "is the number of correct predictions summed over the 11 noise levels, at most "
+            "110,000 on the 10,000 test images.</p>")
+
+
+def _results(study: Mapping[str, Any]) -> str:
+    summary: Mapping[str, Mapping[str, Any]] = study.get("summary", {})
+    head = "".join(f"<th>{escape(METRICS[m].label)}</th>" for m in RESULT_METRICS)
+    rows = []
+    for v in study.get("variants", []):
+        cells = "".join(f"<td>{escape(METRICS[m].text(_summary(summary.get(v['name'], {}), m)))}"
+                        "</td>" for m in RESULT_METRICS)
+        mark = "" if v["sparse"] else " (not sparse)"
+        rows.append(f'<tr><td class="name">{escape(v["name"] + mark)}</td>{cells}</tr>')
+    return (f'<div class="scroll"><table><tr><th class="name">variant</th>{head}</tr>'
+            f'{"".join(rows)}</table></div><p class="note">Mean ± half-width of the 95% '
+            "confidence interval over seeds (Student t); '(n=1, no CI)' with one seed.</p>")
+
+
+def _layer_table(study: Mapping[str, Any], key: str, label: str) -> str:
+    layers_by_variant: Mapping[str, Mapping[str, Any]] = study.get("layers", {})
+    names: list[str] = []
+    for v in layers_by_variant.values():
+        names += [n for n in v.get(key, {}) if n not in names]
+    if not names:
+        return '<p class="note">Not measured.</p>'
+    head = "".join(f"<th>{escape(n)}</th>" for n in names)
+    rows = []
+    for variant, v in layers_by_variant.items():
+        cells = "".join(f"<td>{escape(_text(v.get(key, {}).get(n)))}</td>" for n in names)
+        rows.append(f'<tr><td class="name">{escape(variant)}</td>{cells}</tr>')
+    return (f'<div class="scroll"><table><tr><th class="name">{escape(label)}</th>{head}</tr>'
+            f'{"".join(rows)}</table></div><p class="note">Fraction of nonzero activations of '
+            "each hidden layer over the test set (mean ± 95% CI over seeds).</p>")
+
+
+def _per_layer(study: Mapping[str, Any]) -> str:
+    parts = []
+    for key, label in (("selectivity", "mean class selectivity"),
+                       ("overlap_between", "between-class Jaccard"),
+                       ("overlap_within", "within-class Jaccard"),
+                       ("overlap_chance", "Jaccard of random codes, same density")):
+        table = _layer_table(study, key, label)
+        parts.append(table.split('<p class="note">')[0])
+    return "".join(parts) + (
+        '<p class="note">Selectivity: Morcos et al. (2018) class-selectivity index per unit '
+        "(channel for conv layers), averaged over the units that fired; 0 = responds to all "
+        "classes alike, 1 = to one class only. Overlap: mean Jaccard index of the active "
+        "sets of 100 test samples per class.</p>")
+
+
+def _runs_table(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    cols = ("test_accuracy", "noise_score", "mean_density", "params_after", "speedup_vs_dense")
+    head = "".join(f"<th>{escape(METRICS[c].label)}</th>" for c in cols)
+    rows = []
+    for variant, rs in runs.items():
+        for r in rs:
+            cells = "".join(f"<td>{escape(_value(METRICS[c].read(r), c))}</td>" for c in cols)
+            rows.append(f'<tr><td class="name">{escape(variant)}</td><td>{r.get("seed")}</td>'
+                        f'{cells}<td>{r.get("train_seconds", 0):.0f}</td>'
+                        f'<td>{r.get("measure_seconds", 0):.0f}</td></tr>')
+    return (f'<div class="scroll"><table><tr><th class="name">variant</th><th>seed</th>{head}'
+            f'<th>train s</th><th>measure s</th></tr>{"".join(rows)}</table></div>')
+
+
+def _method(study: Mapping[str, Any]) -> str:
+    noise = study.get("noise_protocol") or {}
+    levels = ", ".join(f"{p:g}" for p in noise.get("levels", []))
+    white = noise.get("white")
+    items = [
+        ("Noise", "Numenta's protocol (nupic.research RandomNoise): for each level p in "
+                  f"{levels}, exactly int(P * p) of the P pixels of every test image, chosen "
+                  "uniformly without replacement, are set to mean + 2 std of the training "
+                  f"pixels ({white:.4f} on the [0, 1] image; for MNIST Numenta's constants "
+                  "0.1307 + 2 * 0.3081, which is +2 after their normalisation). Noise score = "
+                  f"correct predictions summed over the levels (at most {noise.get('max_score')})"
+                  f". The noise is seeded ({noise.get('seed')}), so every model sees the same "
+                  "noisy images." if white is not None else "not measured"),
+        ("Statistics", "Mean over seeds and 95% confidence interval mean ± t(0.975, n-1) sd / "
+                       "sqrt(n) (Student t); one seed gives no interval."),
+        ("Density", "Fraction of nonzero activations of each hidden layer (act1, act2, act3) "
+                    "over the test set, from an actsparse Profile; 'mean density' averages "
+                    "the hidden layers."),
+        ("FLOPs", "Per image, Linear and Conv2d layers, 2 FLOPs per multiply-add. Skip-zero "
+                  "FLOPs: each layer's dense FLOPs times the density of its input."
+                  + _uncounted(study)),
+        ("Parameters", "After removing the units never active on the test set "
+                       "(prune_dead_units; exact on that data). k-WTA layers are not unit-wise, "
+                       "so their neighbours are not pruned (the reasons are in study.json)."),
+        ("Latency", "Batch 1, CPU, one image at a time: the dense reference (same architecture, "
+                    "plain ReLUs), the model as trained, and the model after accelerate() "
+                    "(dead units pruned on 2,000 test images, sparse-input kernels swapped in "
+                    "where faster on batch-1 inputs) are called one after another on each of "
+                    "the timed test images. Figures: medians of the per-image time ratios."),
+        ("Budget", "Every variant: the same CNN, Adam, learning rate, decay, batch size, "
+                   "epochs and seeds; only the --sparsity spec differs. Dropout is a control "
+                   "(dense at inference), not a sparse variant."),
+    ]
+    machine = study.get("machine") or {}
+    if machine:
+        items.append(("Machine", ", ".join(f"{k} {v}" for k, v in machine.items())
+                      + ". The CPU may be shared: latency ratios, taken in one loop, are "
+                        "robust to that; absolute times are not."))
+    return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in items
+                            ) + "</dl>"
+
+
+def _uncounted(study: Mapping[str, Any]) -> str:
+    """Which variants have layers the FLOPs leave out (a sparse-coding front end)."""
+    left: dict[str, set[str]] = {}
+    for variant, rs in (study.get("runs") or {}).items():
+        for r in rs:
+            left.setdefault(variant, set()).update((r.get("flops") or {}).get("uncounted", []))
+    for v in study.get("variants", []):
+        if str(v.get("spec", "")).startswith("sc:"):
+            left.setdefault(v["name"], set()).add("conv1")
+    text = "; ".join(f"{v}: {', '.join(sorted(n))}" for v, n in left.items() if n)
+    return (f" Not counted (layers that are not Linear/Conv2d, such as the sparse-coding front "
+            f"end's iterations; its FLOPs are a lower bound, its measured latency is whole): "
+            f"{text}." if text else "")
+
+
+def _links(links: Mapping[str, str]) -> str:
+    if not links:
+        return ""
+    items = "".join(f'<li><a href="{escape(href)}">{escape(label)}</a></li>'
+                    for label, href in links.items())
+    return f'<section><h2 id="more-reports">More reports</h2><ul>{items}</ul></section>'
+
+
+def _summary(d: Mapping[str, Any], key: str) -> Summary | None:
+    value = d.get(key)
+    return Summary(**value) if value else None
+
+
+def _text(d: Mapping[str, Any] | None) -> str:
+    return Summary(**d).text(3) if d else "-"
+
+
+def _value(v: float | None, metric: str) -> str:
+    if v is None:
+        return "-"
+    m = METRICS[metric]
+    return f"{v * m.scale:.{m.digits}f}{m.unit}"
+
+
+# ---- figures ---------------------------------------------------------------------------------
+
+def _figure_or_note(draw: Any, alt: str, note: str) -> str:
+    fig = draw()
+    if fig is None:
+        return '<p class="note">Nothing to draw: not measured in this study.</p>'
+    return (f'<p class="note">{escape(note)}</p>'
+            f'<img alt="{escape(alt)}" src="{png_data_uri(fig)}">')
+
+
+def _color(variant: str) -> str:
+    return COLORS.get(variant, "#17becf")
+
+
+def _noise_figure(study: Mapping[str, Any]) -> Figure | None:
+    curves: Mapping[str, Sequence[Mapping[str, Any]]] = study.get("noise_curves", {})
+    levels = (study.get("noise_protocol") or {}).get("levels", [])
+    if not curves or not levels or not any(curves.values()):
+        return None
+    fig = new_figure(7.0, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    for variant, curve in curves.items():
+        if not curve:
+            continue
+        mean = [c["mean"] * 100 for c in curve]
+        ax.plot(levels, mean, marker="o", ms=3, color=_color(variant), label=variant)
+        if all(c["lo"] is not None for c in curve):
+            ax.fill_between(levels, [c["lo"] * 100 for c in curve],
+                            [c["hi"] * 100 for c in curve], color=_color(variant), alpha=0.2)
+    ax.set_ylim(0.0, 101.0)
+    ax.set_xlabel("noise level (fraction of pixels set to mean + 2 std)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _scatter(runs: Mapping[str, Sequence[Mapping[str, Any]]], x: str, y: str) -> Figure | None:
+    mx, my = METRICS[x], METRICS[y]
+    points: dict[str, list[tuple[float, float]]] = {}
+    for v, rs in runs.items():
+        pairs = ((mx.read(r), my.read(r)) for r in rs)
+        points[v] = [(a, b) for a, b in pairs if a is not None and b is not None]
+    if not any(points.values()):
+        return None
+    fig = new_figure(6.5, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    for variant, ps in points.items():
+        if not ps:
+            continue
+        xs = [a * mx.scale for a, _ in ps]
+        ys = [b * my.scale for _, b in ps]
+        ax.scatter(xs, ys, s=18, color=_color(variant), alpha=0.6, label=variant)
+        _mean_cross(ax, xs, ys, _color(variant))
+    if y.startswith("speedup"):
+        ax.axhline(1.0, color="#999999", ls="--", lw=1)
+    ax.set_xlabel(mx.label)
+    ax.set_ylabel(my.label)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _mean_cross(ax: Axes, xs: list[float], ys: list[float], color: str) -> None:
+    from actsparse.study.stats import summarize
+
+    sx, sy = summarize(xs), summarize(ys)
+    xerr = sx.half_width if sx.half_width is not None else 0.0
+    yerr = sy.half_width if sy.half_width is not None else 0.0
+    ax.errorbar([sx.mean], [sy.mean], xerr=[xerr], yerr=[yerr], color=color, marker="x",
+                ms=9, capsize=3, lw=1.2)
+
+
+def _maps_figure(study: Mapping[str, Any]) -> Figure | None:
+    examples = study.get("examples") or {}
+    images, maps = examples.get("images") or [], examples.get("maps") or {}
+    maps = {v: m for v, m in maps.items() if m}
+    if not images or not maps:
+        return None
+    k = len(images)
+    rows = 1 + len(maps)
+    fig = new_figure(1.6 * k + 1.2, 1.6 * rows)
+    axes = fig.subplots(rows, k, squeeze=False)
+    for j, img in enumerate(images):
+        axes[0][j].imshow(img, cmap="gray", vmin=0.0, vmax=1.0)
+    axes[0][0].set_ylabel("input", fontsize=8)
+    image = None
+    for i, (variant, layers) in enumerate(maps.items(), start=1):
+        layer = next(iter(layers))
+        for j, m in enumerate(layers[layer][:k]):
+            image = axes[i][j].imshow(m, cmap="Greys", vmin=0.0, vmax=1.0)
+        axes[i][0].set_ylabel(f"{variant}\n{layer}", fontsize=8)
+    for ax in fig.axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if image is not None:
+        fig.colorbar(image, ax=list(axes[1:, -1]), shrink=0.8, label="fraction active")
+    return fig
+
+
+def _overlap_figure(study: Mapping[str, Any]) -> Figure | None:
+    import torch
+
+    from actsparse.interpret.interpret_page import overlap_figure
+    from actsparse.interpret.overlap import Overlap
+
+    found: dict[str, Overlap] = {}
+    for variant, rs in (study.get("runs") or {}).items():
+        if not rs or not rs[0].get("overlap"):
+            continue
+        layer, o = list(rs[0]["overlap"].items())[-1]
+        matrix = torch.tensor([[math.nan if v is None else v for v in row]
+                               for row in o["matrix"]], dtype=torch.float64)
+        found[f"{variant} {layer}"] = Overlap(
+            matrix, _num(o["within"]), _num(o["between"]), _num(o["density"]),
+            _num(o.get("chance")), _num(o.get("chance_rates")), tuple(o.get("classes", ())),
+            tuple(o.get("counts", ())), int(o.get("units", 0)))
+    if not found:
+        return None
+    return overlap_figure(found)
+
+
+def _num(v: Any) -> float:
+    return math.nan if v is None else float(v)

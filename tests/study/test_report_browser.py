@@ -1,0 +1,96 @@
+"""The reports open in a real browser: headless Chromium loads them without errors and
+shows every figure.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (installed by ``make``) and selenium;
+skipped with the reason when one is missing. The driver is given explicitly, so Selenium
+Manager never reaches for the network.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed "
+                                    "(pip install actsparse[dev])")
+    from selenium.webdriver.chrome.service import Service
+
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if shutil.which(path) is None:
+            pytest.skip(f"{path} is missing: apt-get install {package} (make installs it)")
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,1000"):
+        options.add_argument(arg)
+    options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def load(browser: Any, page: Path) -> dict[str, Any]:
+    """Open ``page``; its console messages, images and headings."""
+    browser.get_log("browser")  # drop messages of an earlier page
+    browser.get(page.resolve().as_uri())
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => ({complete: i.complete, "
+        "width: i.naturalWidth, alt: i.alt}))")
+    headings = browser.execute_script(
+        "return Array.from(document.querySelectorAll('h1, h2')).map(h => h.textContent)")
+    return {"log": browser.get_log("browser"), "images": images, "headings": headings,
+            "title": browser.title}
+
+
+def check_loaded(found: dict[str, Any], min_images: int) -> None:
+    severe = [m for m in found["log"] if m.get("level") == "SEVERE"]
+    assert severe == [], severe
+    assert len(found["images"]) >= min_images
+    broken = [i["alt"] for i in found["images"] if not (i["complete"] and i["width"] > 0)]
+    assert broken == [], f"figures that did not load: {broken}"
+
+
+def test_study_report_renders(browser: Any, tiny_study: tuple[Path, dict[str, Any]]) -> None:
+    from actsparse.study.page import SECTIONS
+
+    out, _ = tiny_study
+    found = load(browser, out / "report.html")
+    check_loaded(found, min_images=5)  # noise, density, speed, activation maps, overlap
+    assert found["title"].startswith("actsparse study")
+    assert [h for h in found["headings"][1:]] == list(SECTIONS)
+    verdicts = browser.execute_script(
+        "return Array.from(document.querySelectorAll('td.verdict')).map(t => t.textContent)")
+    assert len(verdicts) == 7 and set(verdicts) <= {"supported", "not supported",
+                                                    "inconclusive"}
+
+
+def test_broken_figure_is_caught(browser: Any, tmp_path: Path) -> None:
+    """The check itself can fail: a page with a missing image does not pass."""
+    page = tmp_path / "broken.html"
+    page.write_text('<!DOCTYPE html><html><body><img alt="gone" src="missing.png"></body></html>')
+    found = load(browser, page)
+    with pytest.raises(AssertionError):
+        check_loaded(found, min_images=1)
+
+
+def test_profile_report_renders(browser: Any, tmp_path: Path, one_thread: None) -> None:
+    from actsparse.cli import run_profile
+
+    run_profile(model_name="mnist-cnn", data_name="mnist", out=tmp_path, limit=64,
+                inputs=True, progress=False)
+    found = load(browser, tmp_path / "report.html")
+    check_loaded(found, min_images=6)
+    assert "Density and near-zero fractions" in found["headings"]
+    assert "Firing maps over example images" in found["headings"]
