@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from actsparse.study.measure import MeasureSettings
@@ -25,14 +26,30 @@ DEMO_TRAIN, DEMO_TEST = 20000, 1000  # one epoch: ~96% test accuracy; ~100 test 
 DEMO_SETTINGS = MeasureSettings(per_class=50, latency_images=150, calibration_images=500)
 
 
-def run_demo(out: str | Path = "runs/demo", *, limit: int | None = None,
-             progress: bool = True) -> int:
-    """Run the demo into ``out``; print the claims and the path of the report; exit status 0.
+def run_demo(
+    out: str | Path = "runs/demo",
+    *,
+    limit: int | None = None,
+    progress: bool = True,
+    variants: Sequence[str] = DEMO_VARIANTS,
+    seeds: int = DEMO_SEEDS,
+    epochs: int = DEMO_EPOCHS,
+    train_limit: int | None = DEMO_TRAIN,
+    test_limit: int | None = DEMO_TEST,
+    settings: MeasureSettings = DEMO_SETTINGS,
+    accelerate_limit: int = 512,
+) -> int:
+    """Run the demo into ``out``; print the claims and, last, the path of the report.
 
     Args:
         out: output folder (the study's files, ``profile/`` and ``accelerate/``).
         limit: test images for the profile of the pretrained CNN (default: all 10,000).
         progress: print progress.
+        variants, seeds, epochs, train_limit, test_limit, settings: the short study (the
+            defaults take about 3 minutes on one free core).
+        accelerate_limit: images that calibrate accelerate() (as many again are held out).
+
+    Returns the exit status, 0.
     """
     from actsparse.cli import run_profile
     from actsparse.exploit.accelerate_cli import run_accelerate
@@ -47,14 +64,14 @@ def run_demo(out: str | Path = "runs/demo", *, limit: int | None = None,
                 inputs=True, progress=progress)
     _say(progress, "2/3 accelerating it (dead units pruned, sparse-input kernels, timed)")
     run_accelerate(model_name="mnist-cnn", data_name="mnist", out=out / "accelerate",
-                   limit=512)
-    _say(progress, f"3/3 a short study: {', '.join(DEMO_VARIANTS)} x {DEMO_SEEDS} seeds, "
-                   f"{DEMO_EPOCHS} epoch on {DEMO_TRAIN} MNIST images")
+                   limit=accelerate_limit)
+    _say(progress, f"3/3 a short study: {', '.join(variants)} x {seeds} seed(s), {epochs} "
+                   f"epoch(s) on {train_limit or 'all'} MNIST training images")
     links = {"profile of the pretrained MNIST CNN": "profile/report.html",
              "accelerate() on the pretrained MNIST CNN": "accelerate/accelerate.html"}
-    study = run_study("mnist", DEMO_SEEDS, DEMO_EPOCHS, out, variants=list(DEMO_VARIANTS),
-                      train_limit=DEMO_TRAIN, test_limit=DEMO_TEST, progress=progress,
-                      settings=DEMO_SETTINGS, links=links)
+    study = run_study("mnist", seeds, epochs, out, variants=list(variants),
+                      train_limit=train_limit, test_limit=test_limit, progress=progress,
+                      settings=settings, links=links)
     print(claims_text(study))
     print(f"demo took {time.perf_counter() - t0:.0f} s; the full study: actsparse study "
           "--data mnist --seeds 3 --epochs 3 --out runs/study")

@@ -1,0 +1,29 @@
+"""``run_demo``: profile, accelerate and a short study, one report linking the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import FAST
+
+from actsparse.study.demo import DEMO_SEEDS, DEMO_VARIANTS, run_demo
+
+
+def test_demo_writes_the_reports_and_ends_with_the_path(
+        tmp_path: Path, one_thread: None, capsys: pytest.CaptureFixture[str]) -> None:
+    status = run_demo(tmp_path, limit=64, progress=False, variants=["dense"], seeds=1,
+                      train_limit=200, test_limit=50, settings=FAST, accelerate_limit=32)
+    assert status == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == f"report: {(tmp_path / 'report.html').resolve()}"
+    for page in ("report.html", "study.json", "profile/report.html",
+                 "accelerate/accelerate.html"):
+        assert (tmp_path / page).is_file(), page
+    report = (tmp_path / "report.html").read_text()
+    assert 'href="profile/report.html"' in report and 'href="accelerate/accelerate.html"' in report
+    assert "Numenta dense CNN" in report  # MNIST: the anchor table
+
+
+def test_the_default_demo_is_a_real_comparison() -> None:
+    assert "dense" in DEMO_VARIANTS and "kwta" in DEMO_VARIANTS and DEMO_SEEDS >= 3
