@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from actsparse._atomic import write_text_atomic
 from actsparse.interpret.overlap import Overlap, false_match_curve
 from actsparse.interpret.selectivity import Selectivity
 from actsparse.report._mpl import grid, label, new_figure, png_data_uri, spread
@@ -390,14 +390,4 @@ def write_interpret_page(path: str | os.PathLike[str], **kwargs: Any) -> Path:
     if target.suffix.lower() not in (".html", ".htm"):
         target = target / FILE_NAME
     page = render(**kwargs)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".interpret-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return target
+    return write_text_atomic(target, page)

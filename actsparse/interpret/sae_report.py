@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from actsparse._atomic import write_text_atomic
 from actsparse.interpret.capture import capture_activations
 from actsparse.interpret.sae import SparseAutoencoder
 from actsparse.report._mpl import new_figure, png_data_uri
@@ -205,11 +206,7 @@ tokens left out); for each, the snippets where it fires most, the token marked.<
 {latents}
 </body></html>
 """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return write_text_atomic(out, page)
 
 
 def _latent_block(block: dict[str, Any]) -> str:

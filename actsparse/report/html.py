@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from html import escape
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from actsparse._atomic import write_text_atomic
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.profile import Profile
 from actsparse.report import plots
@@ -98,16 +98,7 @@ def write_report(
     if target.suffix.lower() not in (".html", ".htm"):
         target = target / FILE_NAME
     page = render(profile, title=title, examples=examples)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".report-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return target
+    return write_text_atomic(target, page)
 
 
 def render(profile: Profile, *, title: str | None = None, examples: Examples | None = None) -> str:

@@ -38,7 +38,6 @@ import contextlib
 import copy
 import json
 import logging
-import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -49,6 +48,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from actsparse._atomic import write_text_atomic
 from actsparse.study.noise import NOISE_LEVELS, noise_curve
 from actsparse.train.checkpoint import FILE_NAME, load_checkpoint
 from actsparse.train.loop import TrainConfig
@@ -325,6 +325,4 @@ def _interleaved(models: list[nn.Module], images: Tensor, warmup: int) -> list[l
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=1, allow_nan=False) + "\n")

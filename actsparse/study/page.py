@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from actsparse._atomic import write_text_atomic
 from actsparse.report._mpl import new_figure, png_data_uri
 from actsparse.report.html import CSS as REPORT_CSS
 from actsparse.study.stats import Summary
@@ -57,16 +57,7 @@ def write_page(study: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """
     target = Path(path)
     html = render(study)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".report-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(html)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return target
+    return write_text_atomic(target, html)
 
 
 def render(study: Mapping[str, Any]) -> str:

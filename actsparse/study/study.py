@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from actsparse._atomic import write_text_atomic
 from actsparse.study.anchor import anchor_rows
 from actsparse.study.claims import RULE, claims_table
 from actsparse.study.measure import MeasureSettings, measure_run
@@ -171,11 +172,7 @@ def write_study(study: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     from actsparse.study.page import write_page
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / STUDY_FILE
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(study, indent=1, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    path = write_text_atomic(out / STUDY_FILE, json.dumps(study, indent=1, allow_nan=False) + "\n")
     return path, write_page(study, out / REPORT_FILE)
 
 

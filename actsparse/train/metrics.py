@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from actsparse._atomic import write_text_atomic
 from actsparse.measure import Profile, Profiler
 
 METRICS_FILE = "metrics.json"
@@ -82,9 +82,4 @@ def write_metrics(out: str | Path, metrics: dict[str, Any]) -> Path:
         >>> json.loads(path.read_text())
         {'test_accuracy': 0.99}
     """
-    path = Path(out) / METRICS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(Path(out) / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
