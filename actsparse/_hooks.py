@@ -192,3 +192,60 @@ def hooked(model: nn.Module, targets: Sequence[Target], observe: Observer) -> It
     finally:
         for handle in handles:
             handle.remove()
+
+
+@dataclass(frozen=True)
+class LayerName:
+    """A parsed layer name: ``MODULE``, ``MODULE:input``, with ``#N`` for the N-th later call.
+
+    Example:
+        >>> parse_layer_name("encoder.fc2:input#1")
+        LayerName(module='encoder.fc2', on_input=True, call=1)
+        >>> parse_layer_name("features.1").key
+        'features.1'
+    """
+
+    module: str
+    on_input: bool = False
+    call: int = 0
+
+    @property
+    def key(self) -> str:
+        """The name without the call index (``MODULE`` or ``MODULE:input``)."""
+        return self.module + INPUT_SUFFIX if self.on_input else self.module
+
+    def __str__(self) -> str:
+        return self.key if self.call == 0 else f"{self.key}#{self.call}"
+
+
+def parse_layer_name(name: str) -> LayerName:
+    """Split a layer name into module, input flag and call index (see :class:`LayerName`)."""
+    base, sep, call = name.rpartition("#")
+    if not sep or not call.isdigit():
+        base, call = name, "0"
+    on_input = base.endswith(INPUT_SUFFIX)
+    module = base[: -len(INPUT_SUFFIX)] if on_input else base
+    return LayerName(module, on_input, int(call))
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode and give every module its own mode back afterwards.
+
+    Example:
+        >>> net = nn.Sequential(nn.Dropout(), nn.Linear(2, 2))
+        >>> net[1].train(False)  # doctest: +ELLIPSIS
+        Linear(...)
+        >>> with evaluating(net):
+        ...     net[0].training
+        False
+        >>> net[0].training, net[1].training
+        (True, False)
+    """
+    modes = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        yield model
+    finally:
+        for module, mode in modes.items():
+            module.training = mode

@@ -1,0 +1,92 @@
+"""Interleaved repeated timing: the one way the library, the study and the benchmarks time code.
+
+Timing candidates alternately, within one run, exposes them to the same machine noise; the
+figure to quote is the median, and a speedup is the median of per-repeat ratios.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds per repeat of each timed callable, in the order they were given."""
+
+    seconds: tuple[tuple[float, ...], ...]
+
+    @property
+    def medians(self) -> list[float]:
+        """Median seconds of each callable."""
+        return [statistics.median(s) for s in self.seconds]
+
+    def ratio(self, baseline: int = 0, candidate: int = 1) -> float:
+        """Median over repeats of ``baseline / candidate`` (above 1: the candidate is faster)."""
+        pairs = zip(self.seconds[baseline], self.seconds[candidate], strict=True)
+        return statistics.median(b / c if c > 0 else float("inf") for b, c in pairs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": [list(s) for s in self.seconds], "medians": self.medians}
+
+
+def interleaved(fns: Sequence[Callable[[], object]], repeats: int, warmup: int = 1) -> Timings:
+    """Time each callable ``repeats`` times, alternating between them after ``warmup`` rounds.
+
+    Example:
+        >>> t = interleaved([lambda: sum(range(2000)), lambda: None], repeats=5)
+        >>> len(t.seconds), len(t.seconds[0]), t.ratio(0, 1) > 1
+        (2, 5, True)
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if not fns:
+        raise ValueError("nothing to time: fns is empty")
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    seconds: list[list[float]] = [[] for _ in fns]
+    for r in range(repeats):
+        order = range(len(fns)) if r % 2 == 0 else range(len(fns) - 1, -1, -1)
+        for i in order:  # alternate the order so neither always runs second (warm caches)
+            t0 = time.perf_counter()
+            fns[i]()
+            seconds[i].append(time.perf_counter() - t0)
+    return Timings(tuple(tuple(s) for s in seconds))
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else ``platform.processor()``."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, Any]:
+    """Where and when a measurement was taken: date, CPU model, cores, threads, versions.
+
+    Example:
+        >>> sorted(machine())[:3]
+        ['cores', 'cpu', 'date']
+    """
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
