@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from actsparse import zoo
+from actsparse.cli.sae import run_sae
 from actsparse.interpret.sae import SparseAutoencoder
-from actsparse.interpret.sae_cli import run_sae
 from benchmarks._timing import interleaved, write_json
 
 RUNS = [

@@ -86,7 +86,7 @@ def test_broken_figure_is_caught(browser: Any, tmp_path: Path) -> None:
 
 
 def test_profile_report_renders(browser: Any, tmp_path: Path, one_thread: None) -> None:
-    from actsparse.cli import run_profile
+    from actsparse.cli.profile import run_profile
 
     run_profile(model_name="mnist-cnn", data_name="mnist", out=tmp_path, limit=64,
                 inputs=True, progress=False)

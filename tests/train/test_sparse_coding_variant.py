@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from actsparse import zoo
-from actsparse.cli import main
 from actsparse.interpret import conv_coding
-from actsparse.interpret.conv_coding import SparseCodingConv2d, fit_patch_dictionary
+from actsparse.interpret.conv_coding import SparseCodingConv2d
 from actsparse.train import (
     SparsitySpec,
     SparsitySpecError,
@@ -99,37 +96,9 @@ def test_cnn_front_end_replaces_conv1_and_keeps_the_rest(shape: tuple[int, int, 
     assert all(p.grad is not None for p in sc.parameters())
 
 
-def test_mlp_with_sc_is_refused_with_the_reason(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_mlp_with_sc_is_refused_with_the_reason() -> None:
     with pytest.raises(SparsitySpecError, match="the mlp has none: use --model cnn"):
         build_model(model_config("mlp", (1, 8, 8)), parse_sparsity("sc:0.1"))
-    argv = ["train", "--model", "mlp", "--data", "digits", "--sparsity", "sc:0.1",
-            "--out", str(tmp_path), "--no-progress"]
-    assert main(argv) == 1
-    assert "use --model cnn" in capsys.readouterr().err
-
-
-def test_cli_sc_run_learns_the_dictionary_and_reports_densities(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["train", "--model", "cnn", "--data", "digits", "--sparsity", "sc:0.1",
-            "--epochs", "1", "--limit", str(LIMIT), "--out", str(tmp_path), "--no-progress"]
-    assert main(argv) == 0
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["sparsity"] == "sc:0.1"
-    assert list(metrics["density"]) == ["act1", "act2", "act3"]
-    assert 0.0 < metrics["density"]["act1"] < 0.3  # sparse codes
-    assert metrics["test_accuracy"] > 0.2  # 10 classes: chance is 0.1
-    first = metrics["history"][0]
-    assert first["dictionary_seconds"] > 0
-    assert metrics["seconds"] == pytest.approx(first["seconds"] + first["dictionary_seconds"])
-    ckpt = load_checkpoint(tmp_path / "checkpoint.safetensors")
-    assert ckpt.run["front_end"] == {"n_iter": SC_ITERS, **SC_DICTIONARY}
-    images = zoo.load_data("digits", split="train", limit=LIMIT).images
-    learned = fit_patch_dictionary(images, 30, 3, alpha=0.1, padding=1, seed=0,
-                                   **SC_DICTIONARY)
-    # the seed of the cli, 0 (set_dictionary rescales the unit atoms: equal to rounding)
-    torch.testing.assert_close(ckpt.model["conv1.dictionary"], learned, rtol=1e-6, atol=1e-7)
-    assert "test accuracy" in capsys.readouterr().out
 
 
 def test_resumed_sc_run_ends_exactly_as_an_uninterrupted_one_without_relearning(

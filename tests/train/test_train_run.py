@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from actsparse.cli import main
 from actsparse.train import CheckpointError, TrainConfig, load_checkpoint, train
 
 LIMIT = 400  # training images: a 1-epoch cnn run takes well under a second
@@ -21,25 +19,6 @@ def config(**kw: object) -> TrainConfig:
     base: dict[str, object] = {"model": "mlp", "data": "digits", "epochs": 1, "seed": 3,
                                "batch_size": 64, "train_limit": LIMIT}
     return TrainConfig(**{**base, **kw})  # type: ignore[arg-type]
-
-
-def test_cli_run_writes_metrics_and_a_checkpoint(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["train", "--model", "cnn", "--data", "digits", "--sparsity", "kwta:0.2",
-            "--epochs", "1", "--limit", str(LIMIT), "--out", str(tmp_path), "--no-progress"]
-    assert main(argv) == 0
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    for key in ("test_accuracy", "train_accuracy", "density", "epochs", "seconds", "command",
-                "sparsity"):
-        assert key in metrics, key
-    assert 0.2 < metrics["test_accuracy"] <= 1.0  # 10 classes: chance is 0.1
-    assert list(metrics["density"]) == ["act1", "act2", "act3"]
-    assert all(0.15 <= d <= 0.2 for d in metrics["density"].values())
-    assert metrics["sparsity"] == "kwta:0.2" and metrics["epochs"] == 1
-    assert "--sparsity kwta:0.2" in metrics["command"]
-    ckpt = load_checkpoint(tmp_path / "checkpoint.safetensors")
-    assert ckpt.epoch == 1 and ckpt.run["sparsity"] == "kwta:0.2"
-    assert "test accuracy" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("model", "sparsity"),
@@ -110,30 +89,3 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
     (tmp_path / "checkpoint.safetensors").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="is not a readable safetensors checkpoint"):
         train(config(), tmp_path, resume=True, progress=False)
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--sparsity", "kwta:1.5"], "DENSITY must be in (0, 1], got 1.5"),
-        (["--sparsity", "kl:0.05"], "kl takes 2 value(s), got 1"),
-        (["--sparsity", "topk:300"], "k=300 is larger than layer act1, which has 256 units"),
-        (["--epochs", "0"], "epochs must be >= 1, got 0"),
-    ],
-)
-def test_cli_bad_input_gets_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                          args: list[str], message: str) -> None:
-    argv = ["train", "--model", "mlp", "--data", "digits", "--out", str(tmp_path),
-            "--no-progress", *args]
-    assert main(argv) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("actsparse train: error:") and message in err
-
-
-def test_cli_resume_of_another_model_fails_with_the_reason(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    common = ["--data", "digits", "--epochs", "1", "--limit", str(LIMIT), "--out", str(tmp_path),
-              "--no-progress"]
-    assert main(["train", "--model", "mlp", *common]) == 0
-    assert main(["train", "--model", "cnn", "--resume", *common]) == 1
-    assert "model is 'mlp' there but 'cnn' here" in capsys.readouterr().err

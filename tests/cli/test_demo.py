@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FAST
 
-from actsparse.study.demo import DEMO_SEEDS, DEMO_VARIANTS, run_demo
+from actsparse.cli.demo import DEMO_SEEDS, DEMO_VARIANTS, run_demo
+from actsparse.study.measure import MeasureSettings
+
+# Every measurement of the short study on a few images: seconds instead of minutes.
+FAST = MeasureSettings(per_class=10, latency_images=20, latency_warmup=2, calibration_images=100,
+                       swap_timing_images=4)
 
 
 def test_demo_writes_the_reports_and_ends_with_the_path(

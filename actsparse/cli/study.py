@@ -1,4 +1,4 @@
-"""The ``actsparse study`` subcommand: its arguments and a handler that calls ``run_study``."""
+"""``actsparse study``: its arguments, a handler that calls ``run_study``, the claims as text."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from actsparse.cli.common import add_no_progress, add_out, add_threads, set_threads
+from actsparse.study import study as study_module
 from actsparse.study.variants import VARIANTS
 
 
-def add_study_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``study`` to the ``actsparse`` subparsers ``sub``; return its parser.
 
     Example:
         >>> parser = argparse.ArgumentParser(prog="actsparse")
-        >>> p = add_study_parser(parser.add_subparsers(dest="command"))
+        >>> p = add_parser(parser.add_subparsers(dest="command"))
         >>> args = parser.parse_args(["study", "--data", "mnist", "--out", "runs/s"])
         >>> args.seeds, args.epochs, args.variants, args.train_limit
         (3, 3, None, None)
@@ -35,31 +37,23 @@ def add_study_parser(sub: Any) -> argparse.ArgumentParser:
                    help="train on the first N training images (default: all)")
     p.add_argument("--test-limit", type=int, default=None,
                    help="measure on the first N test images (default: all)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's)")
-    p.add_argument("--out", required=True, help="study folder (runs, study.json, report.html)")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(run=run_study_cli)
+    add_threads(p)
+    add_out(p, help="study folder (runs, study.json, report.html)")
+    add_no_progress(p)
     return p
 
 
-def run_study_cli(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Handle ``actsparse study``: run it, print the claims and the report's path.
 
-    Bad settings raise ``ValueError`` for :func:`actsparse.cli.main` to print.
+    Bad settings raise ``ValueError`` for :func:`actsparse.cli.app.main` to print.
     """
-    import torch
-
-    from actsparse.study.study import run_study
-
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     try:
-        study = run_study(args.data, args.seeds, args.epochs, Path(args.out),
-                          variants=args.variants, train_limit=args.train_limit,
-                          test_limit=args.test_limit, progress=not args.no_progress)
+        study = study_module.run_study(  # looked up here: tests replace it
+            args.data, args.seeds, args.epochs, Path(args.out), variants=args.variants,
+            train_limit=args.train_limit, test_limit=args.test_limit,
+            progress=not args.no_progress)
     except KeyboardInterrupt:
         print("\ninterrupted: the finished epochs and runs are saved; run the same command "
               "again to resume", file=sys.stderr)

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from actsparse.cli import main
-from actsparse.study.cli import add_study_parser, claims_text
+from actsparse.cli.study import add_parser, claims_text
 
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="actsparse")
-    add_study_parser(parser.add_subparsers(dest="command"))
+    add_parser(parser.add_subparsers(dest="command"))
     return parser.parse_args(["study", *argv])
 
 

@@ -10,7 +10,7 @@ import torch
 
 from actsparse import zoo
 from actsparse.cli import main
-from actsparse.interpret.sae_cli import run_sae
+from actsparse.cli.sae import run_sae
 from actsparse.interpret.sae_train import load_sae, sae_metadata
 
 LAYER = "encoder.layer.3.output"

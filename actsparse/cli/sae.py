@@ -1,4 +1,4 @@
-"""The ``actsparse sae`` subcommand: train a sparse autoencoder on one layer of a model.
+"""``actsparse sae``: train a sparse autoencoder on one layer of a model.
 
 ``actsparse sae --model smollm2 --layer model.layers.15.mlp --data text --out runs/sae``
 captures the layer's activation vectors on the data's train split (padding left out), trains a
@@ -17,30 +17,48 @@ A data set without splits (a user's file) is split: every 10th example is held o
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import random
-import shlex
-import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
-if TYPE_CHECKING:
-    from actsparse import zoo
+from actsparse import zoo
+from actsparse._jsonio import write_json
+from actsparse.cli.common import (
+    MODEL_HELP,
+    add_max_length,
+    add_no_progress,
+    add_out,
+    command_line,
+    offline,
+)
+from actsparse.interpret.capture import capture_activations, resolve_layer
+from actsparse.interpret.sae import SparseAutoencoder
+from actsparse.interpret.sae_metrics import downstream_effect, evaluate_sae
+from actsparse.interpret.sae_report import top_latent_examples, write_sae_page
+from actsparse.interpret.sae_train import SAETrainResult, save_sae, train_sae
+from actsparse.zoo.data import ImageData, TextData
+from actsparse.zoo.datasets import DATASETS
 
 MODEL_BATCH = {"image": 128, "text": 16}
+NORMALISATION = ("inputs scaled by one factor so that the mean squared norm is d_in (Gao et al. "
+                 "2024); b_pre starts at the geometric median")
 
 
-def add_sae_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``sae`` to the ``actsparse`` subparsers ``sub``; return its parser.
 
     Example:
         >>> parser = argparse.ArgumentParser(prog="actsparse")
-        >>> p = add_sae_parser(parser.add_subparsers(dest="command"))
+        >>> p = add_parser(parser.add_subparsers(dest="command"))
         >>> args = parser.parse_args(["sae", "--model", "minilm", "--layer", "encoder.layer.3",
         ...                           "--data", "text", "--out", "r", "--k", "16"])
         >>> args.k, args.expansion, args.tokens
@@ -48,12 +66,12 @@ def add_sae_parser(sub: Any) -> argparse.ArgumentParser:
     """
     p: argparse.ArgumentParser = sub.add_parser(
         "sae", help="train a sparse autoencoder on one layer's activations; measure it")
-    p.add_argument("--model", required=True, help="zoo name, Hugging Face name/folder, or file")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--layer", required=True,
                    help="module name (NAME:input for its input), e.g. model.layers.15.mlp")
     p.add_argument("--data", required=True,
                    help="zoo data name (trained on 'train', evaluated on 'test') or a file")
-    p.add_argument("--out", required=True, help="output folder")
+    add_out(p)
     size = p.add_mutually_exclusive_group()
     size.add_argument("--latents", type=int, default=None, help="number of latents")
     size.add_argument("--expansion", type=float, default=8.0,
@@ -73,26 +91,56 @@ def add_sae_parser(sub: Any) -> argparse.ArgumentParser:
                    help="held-out examples to evaluate on (default: the whole test split)")
     p.add_argument("--model-batch-size", type=int, default=None,
                    help="examples per forward of the model (default: 16 texts, 128 images)")
-    p.add_argument("--max-length", type=int, default=256, help="tokens per text (default 256)")
+    add_max_length(p, default=256, help="tokens per text (default 256)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(run=_run)
+    add_no_progress(p)
     return p
 
 
-def _run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Handle ``actsparse sae``: train, measure, write, print the summary."""
     result = run_sae(
         model_name=args.model, layer=args.layer, data_name=args.data, out=Path(args.out),
         n_latents=args.latents, expansion=args.expansion, k=args.k, tokens=args.tokens,
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         dead_tokens=args.dead_tokens, eval_limit=args.eval_limit,
         model_batch_size=args.model_batch_size, max_length=args.max_length, seed=args.seed,
-        progress=not args.no_progress,
-        command="actsparse " + shlex.join(sys.argv[1:]) if sys.argv else "")
+        progress=not args.no_progress, command=command_line())
     print_summary(result)
     out = Path(args.out)
     print(f"wrote {out / 'sae.safetensors'}, {out / 'sae.json'}, {out / 'report.html'}")
     return 0
+
+
+class Stopwatch:
+    """Seconds of named steps: ``with watch("train_s"): ...``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - start
+
+
+class Captured:
+    """Activation vectors of one layer on the train and test splits, and how to batch them."""
+
+    def __init__(self, zm: zoo.ZooModel, layer: str, train: zoo.Data, test: zoo.Data, *,
+                 batch_size: int, max_length: int, seed: int) -> None:
+        self.zm, self.layer, self.train, self.test = zm, layer, train, test
+        self.batch_size, self.max_length, self.seed = batch_size, max_length, seed
+
+    def batches(self, data: zoo.Data) -> Any:
+        """The model's batches of ``data``, texts bucketed by length."""
+        return self.zm.batches(_bucketed(self.zm, data, self.batch_size, self.seed),
+                               batch_size=self.batch_size, max_length=self.max_length)
+
+    def vectors(self, data: zoo.Data, limit: int) -> torch.Tensor:
+        """At most ``limit`` activation vectors of the layer on ``data`` (padding left out)."""
+        return capture_activations(self.zm.module, self.batches(data), self.layer, limit=limit)
 
 
 def run_sae(
@@ -108,78 +156,79 @@ def run_sae(
     ``model_name`` may also be a loaded :class:`~actsparse.zoo.ZooModel` (tests and benchmarks
     reuse one).
     """
-    from actsparse import zoo
-    from actsparse.interpret.capture import capture_activations, resolve_layer
-    from actsparse.interpret.sae import SparseAutoencoder
-    from actsparse.interpret.sae_metrics import downstream_effect, evaluate_sae
-    from actsparse.interpret.sae_report import top_latent_examples, write_sae_page
-    from actsparse.interpret.sae_train import save_sae, train_sae
-
     _check_args(n_latents, expansion, k, tokens, max_length)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    zm = model_name if isinstance(model_name, zoo.ZooModel) else zoo.load_model(model_name)
-    resolve_layer(zm.module, layer)  # a bad layer fails before any work
-    train_data, test_data = _splits(data_name, eval_limit)
-    size = model_batch_size or MODEL_BATCH.get(zm.kind, 32)
-    timings["load_s"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    train_batches = zm.batches(_bucketed(zm, train_data, size, seed), batch_size=size,
-                               max_length=max_length)
-    x_train = capture_activations(zm.module, train_batches, layer, limit=tokens)
-    d_in = x_train.shape[1]
-    latents = n_latents if n_latents is not None else max(1, round(expansion * d_in))
-    SparseAutoencoder(d_in, latents, k)  # checks k against the latents before more work
-    x_test = capture_activations(
-        zm.module, zm.batches(_bucketed(zm, test_data, size, seed), batch_size=size,
-                              max_length=max_length), layer, limit=tokens)
-    timings["capture_s"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    trained = train_sae(x_train, n_latents=latents, k=k, steps=steps, epochs=epochs,
-                        batch_size=batch_size, lr=lr, dead_tokens=dead_tokens, seed=seed,
-                        progress=progress)
-    sae = trained.sae
-    timings["train_s"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    on_train = evaluate_sae(sae, x_train)
-    held_out = evaluate_sae(sae, x_test)
-    test_batches = list(zm.batches(_bucketed(zm, test_data, size, seed), batch_size=size,
-                                   max_length=max_length))
-    downstream = downstream_effect(zm.module, test_batches, layer, sae)
-    timings["evaluate_s"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    examples: list[dict[str, Any]] = []
-    texts = getattr(test_data, "texts", None)
-    if texts is not None and zm.tokenizer is not None and getattr(zm.tokenizer, "is_fast", False):
-        examples = top_latent_examples(zm.module, zm.tokenizer, texts, layer, sae, shown=shown,
-                                       max_length=max_length, batch_size=size)
-    timings["examples_s"] = time.perf_counter() - clock
-
+    offline()
+    watch = Stopwatch()
+    with watch("load_s"):
+        zm = model_name if isinstance(model_name, zoo.ZooModel) else zoo.load_model(model_name)
+        resolve_layer(zm.module, layer)  # a bad layer fails before any work
+        train_data, test_data = _splits(data_name, eval_limit)
+        size = model_batch_size or MODEL_BATCH.get(zm.kind, 32)
+    data = Captured(zm, layer, train_data, test_data, batch_size=size, max_length=max_length,
+                    seed=seed)
+    with watch("capture_s"):
+        x_train = data.vectors(train_data, tokens)
+        d_in = x_train.shape[1]
+        latents = n_latents if n_latents is not None else max(1, round(expansion * d_in))
+        SparseAutoencoder(d_in, latents, k)  # checks k against the latents before more work
+        x_test = data.vectors(test_data, tokens)
+    with watch("train_s"):
+        trained = train_sae(x_train, n_latents=latents, k=k, steps=steps, epochs=epochs,
+                            batch_size=batch_size, lr=lr, dead_tokens=dead_tokens, seed=seed,
+                            progress=progress)
+    with watch("evaluate_s"):
+        measured = {"train": evaluate_sae(trained.sae, x_train),
+                    "held_out": evaluate_sae(trained.sae, x_test),
+                    "downstream": downstream_effect(zm.module, list(data.batches(test_data)),
+                                                    layer, trained.sae)}
+    with watch("examples_s"):
+        examples = _top_latents(data, trained, shown)
     name = model_name if isinstance(model_name, str) else zm.name
-    result: dict[str, Any] = {
+    result = _result(name, layer, data_name, command, trained, measured, examples, watch)
+    _write(out, result, trained, examples)
+    return result
+
+
+def _top_latents(data: Captured, trained: SAETrainResult, shown: int) -> list[dict[str, Any]]:
+    """The text snippets of the top latents (fast tokenizers only: they give offsets)."""
+    zm, texts = data.zm, getattr(data.test, "texts", None)
+    if texts is None or zm.tokenizer is None or not getattr(zm.tokenizer, "is_fast", False):
+        return []
+    return top_latent_examples(zm.module, zm.tokenizer, texts, data.layer, trained.sae,
+                               shown=shown, max_length=data.max_length,
+                               batch_size=data.batch_size)
+
+
+def _result(name: str, layer: str, data_name: str, command: str, trained: SAETrainResult,
+            measured: dict[str, Any], examples: list[dict[str, Any]], watch: Stopwatch
+            ) -> dict[str, Any]:
+    """The content of ``sae.json``."""
+    held_out = measured["held_out"]
+    return {
         "command": command, "model": name, "layer": layer, "data": data_name,
-        "sae": sae.config(), "training": {**trained.config,
-                                          "dead_fraction_tracker": trained.dead_fraction,
-                                          "seconds": trained.seconds},
-        "input_normalisation": "inputs scaled by one factor so that the mean squared norm is "
-                               "d_in (Gao et al. 2024); b_pre starts at the geometric median",
-        "train": _public(on_train), "held_out": _public(held_out), "downstream": downstream,
+        "sae": trained.sae.config(), "training": {**trained.config,
+                                                  "dead_fraction_tracker": trained.dead_fraction,
+                                                  "seconds": trained.seconds},
+        "input_normalisation": NORMALISATION,
+        "train": _public(measured["train"]), "held_out": _public(held_out),
+        "downstream": measured["downstream"],
         "density_histogram": held_out["density_histogram"],
         "history": trained.history, "top_latents": examples,
-        "timings": {key: round(value, 2) for key, value in timings.items()},
+        "timings": {key: round(value, 2) for key, value in watch.seconds.items()},
     }
+
+
+def _write(out: Path, result: dict[str, Any], trained: SAETrainResult,
+           examples: list[dict[str, Any]]) -> None:
+    """``sae.safetensors``, ``sae.json`` and ``report.html`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    save_sae(sae, out / "sae.safetensors", meta={"model": name, "layer": layer,
-                                                 "data": data_name})
-    (out / "sae.json").write_text(json.dumps(_strict(result), indent=2))
+    name, layer, data_name = result["model"], result["layer"], result["data"]
+    save_sae(trained.sae, out / "sae.safetensors",
+             meta={"model": name, "layer": layer, "data": data_name})
+    write_json(out / "sae.json", result)
     write_sae_page(out / "report.html", title=f"SAE on {name} {layer} ({data_name})",
-                   summary=_summary(result), histogram=held_out["density_histogram"],
-                   history=trained.history, examples=examples, command=command)
-    return result
+                   summary=_summary(result), histogram=result["density_histogram"],
+                   history=trained.history, examples=examples, command=result["command"])
 
 
 def print_summary(result: dict[str, Any], console: Any = None) -> None:
@@ -196,10 +245,6 @@ def print_summary(result: dict[str, Any], console: Any = None) -> None:
         >>> "loss_recovered" in console.file.getvalue()
         True
     """
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     table = Table(title=Text(f"SAE {result['model']} {result['layer']}"), header_style="bold")
     table.add_column("measure")
     table.add_column("train", justify="right")
@@ -231,9 +276,7 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _splits(data_name: str, eval_limit: int | None) -> tuple[zoo.Data, zoo.Data]:
-    from actsparse import zoo
-    from actsparse.zoo.datasets import DATASETS
-
+    """A zoo data set's train and test splits; a user's data: every 10th example held out."""
     if data_name in DATASETS:
         return (zoo.load_data(data_name, split="train"),
                 zoo.load_data(data_name, split="test", limit=eval_limit))
@@ -247,8 +290,6 @@ def _splits(data_name: str, eval_limit: int | None) -> tuple[zoo.Data, zoo.Data]
 
 
 def _subset(data: zoo.Data, index: list[int]) -> zoo.Data:
-    from actsparse.zoo.data import ImageData, TextData
-
     if isinstance(data, TextData):
         return TextData([data.texts[i] for i in index], data.name)
     if isinstance(data, ImageData):
@@ -262,8 +303,6 @@ def _bucketed(zm: zoo.ZooModel, data: zoo.Data, batch_size: int, seed: int) -> z
 
     A limit on captured vectors then still samples passages of every length.
     """
-    from actsparse.zoo.data import TextData
-
     if not isinstance(data, TextData) or zm.tokenizer is None:
         return data
     texts = list(data.texts)
@@ -300,16 +339,3 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return "-" if not math.isfinite(value) else f"{value:.4f}"
     return "-" if value is None else str(value)
-
-
-def _strict(value: Any) -> Any:
-    """``value`` made strict JSON: tensors as lists, NaN and inf as None."""
-    if isinstance(value, dict):
-        return {str(k): _strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return _strict(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 from pathlib import Path
 from typing import Any
 
+import torch
 
-def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
+from actsparse._jsonio import write_json
+from actsparse.cli.common import check_at_least
+from actsparse.exploit.kernel_sweep import kernel_sweep
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``bench`` (with its ``kernels`` command) to the ``actsparse`` subparsers ``sub``.
 
     Example:
         >>> parser = argparse.ArgumentParser(prog="actsparse")
-        >>> _ = add_bench_parser(parser.add_subparsers(dest="command"))
+        >>> _ = add_parser(parser.add_subparsers(dest="command"))
         >>> args = parser.parse_args(["bench", "kernels", "--json", "k.json"])
         >>> args.json, args.repeats, args.shape
         ('k.json', 20, [11008, 4096])
@@ -27,24 +32,23 @@ def add_bench_parser(sub: Any) -> argparse.ArgumentParser:
     kernels.add_argument("--repeats", type=int, default=20, help="interleaved repeats per case")
     kernels.add_argument("--shape", type=int, nargs=2, default=[11008, 4096],
                          metavar=("IN", "OUT"), help="Linear in/out features (default 11008 4096)")
-    kernels.set_defaults(run=run_bench_kernels)
-    bench.set_defaults(run=lambda args: _usage(bench))
+    kernels.set_defaults(benchmark=run_kernels)
+    bench.set_defaults(usage=bench.print_help)
     return bench
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+def run(args: argparse.Namespace) -> int:
+    """Handle ``actsparse bench BENCHMARK``; without a benchmark print the usage (status 2)."""
+    benchmark = getattr(args, "benchmark", None)
+    if benchmark is None:
+        args.usage()
+        return 2
+    return int(benchmark(args))
 
 
-def run_bench_kernels(args: argparse.Namespace) -> int:
+def run_kernels(args: argparse.Namespace) -> int:
     """Run :func:`~actsparse.exploit.kernel_sweep.kernel_sweep` and write ``args.json``."""
-    import torch
-
-    from actsparse.exploit.kernel_sweep import kernel_sweep
-
-    if args.repeats < 1:
-        raise ValueError(f"--repeats must be at least 1, got {args.repeats}")
+    check_at_least("--repeats", args.repeats, 1)
     in_f, out_f = args.shape
     if in_f < 1 or out_f < 1:
         raise ValueError(f"--shape needs positive sizes, got {in_f} {out_f}")
@@ -54,6 +58,6 @@ def run_bench_kernels(args: argparse.Namespace) -> int:
                "processor": platform.processor() or platform.machine()}
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine, **result}, indent=2))
+    write_json(out, {"machine": machine, **result})
     print(f"wrote {out}")
     return 0

@@ -1,4 +1,4 @@
-"""The ``actsparse train`` subcommand: its arguments and a handler that calls :func:`train`."""
+"""``actsparse train``: its arguments and a handler that calls :func:`~actsparse.train.train`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from actsparse.cli.common import (
+    add_batch_size,
+    add_limit,
+    add_no_progress,
+    add_out,
+    add_threads,
+    set_threads,
+)
 from actsparse.train.loop import TrainConfig, train
 from actsparse.train.models import ARCHS
 
@@ -16,12 +22,12 @@ SPARSITY_HELP = ("none | dropout:P | l1:W | hoyer:W | kl:RHO:W | kwta:DENSITY | 
                  "sc:ALPHA[:ITERS] (cnn: a sparse-coding front end)")
 
 
-def add_train_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``train`` to the ``actsparse`` subparsers ``sub``; return its parser.
 
     Example:
         >>> parser = argparse.ArgumentParser(prog="actsparse")
-        >>> p = add_train_parser(parser.add_subparsers(dest="command"))
+        >>> p = add_parser(parser.add_subparsers(dest="command"))
         >>> args = parser.parse_args(["train", "--model", "cnn", "--data", "mnist", "--out", "r"])
         >>> args.sparsity, args.epochs, args.resume
         ('none', 3, False)
@@ -34,18 +40,16 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--sparsity", default="none", help=SPARSITY_HELP + " (default: none)")
     p.add_argument("--epochs", type=int, default=defaults.epochs)
     p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    add_batch_size(p, default=defaults.batch_size)
     p.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
     p.add_argument("--lr-decay", type=float, default=defaults.lr_decay,
                    help="learning rate factor per epoch")
-    p.add_argument("--limit", type=int, default=None, help="use the first N training images")
-    p.add_argument("--out", required=True, help="output folder (checkpoint, metrics.json)")
+    add_limit(p, help="use the first N training images")
+    add_out(p, help="output folder (checkpoint, metrics.json)")
     p.add_argument("--resume", action="store_true",
                    help="continue after the last complete epoch of the checkpoint in --out")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's; 1 is faster on a busy machine)")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(run=run_train)
+    add_threads(p, help="torch CPU threads (default: torch's; 1 is faster on a busy machine)")
+    add_no_progress(p)
     return p
 
 
@@ -54,7 +58,7 @@ def command_line(args: argparse.Namespace) -> str:
 
     Example:
         >>> parser = argparse.ArgumentParser(prog="actsparse")
-        >>> _ = add_train_parser(parser.add_subparsers(dest="command"))
+        >>> _ = add_parser(parser.add_subparsers(dest="command"))
         >>> command_line(parser.parse_args(["train", "--model", "mlp", "--data", "digits",
         ...                                 "--sparsity", "l1:1e-4", "--out", "runs/x"]))
         'actsparse train --model mlp --data digits --sparsity l1:1e-4 --epochs 3 --seed 0
@@ -71,11 +75,11 @@ def command_line(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
-def run_train(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Handle ``actsparse train``: train, then print where the results are (exit status 0).
 
     Errors (a bad spec, a checkpoint of another run) propagate as ``ValueError`` for
-    :func:`actsparse.cli.main` to print.
+    :func:`actsparse.cli.app.main` to print.
     """
     config = TrainConfig(
         model=args.model, data=args.data, sparsity=args.sparsity, epochs=args.epochs,
@@ -83,10 +87,7 @@ def run_train(args: argparse.Namespace) -> int:
         train_limit=args.limit,
     )
     command = command_line(args)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     metrics = train(config, Path(args.out), resume=args.resume,
                     progress=not args.no_progress, command=command)
     dens = ", ".join(f"{k} {v:.3f}" for k, v in metrics["density"].items())

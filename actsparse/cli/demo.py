@@ -13,17 +13,45 @@ The full study is ``actsparse study --data mnist --seeds 3 --epochs 3 --out runs
 
 from __future__ import annotations
 
-import os
+import argparse
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from actsparse.cli.accelerate import run_accelerate
+from actsparse.cli.common import offline
+from actsparse.cli.profile import run_profile
+from actsparse.cli.study import claims_text
 from actsparse.study.measure import MeasureSettings
+from actsparse.study.study import run_study
 
 DEMO_VARIANTS = ("dense", "l1", "kwta")
 DEMO_SEEDS, DEMO_EPOCHS = 3, 1
 DEMO_TRAIN, DEMO_TEST = 20000, 1000  # one epoch: ~96% test accuracy; ~100 test images a class
 DEMO_SETTINGS = MeasureSettings(per_class=50, latency_images=150, calibration_images=500)
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``demo`` to the ``actsparse`` subparsers ``sub``; return its parser.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="actsparse")
+        >>> _ = add_parser(parser.add_subparsers(dest="command"))
+        >>> parser.parse_args(["demo", "--limit", "64"]).limit
+        64
+    """
+    p: argparse.ArgumentParser = sub.add_parser(
+        "demo", help="profile and accelerate the pretrained MNIST CNN, then a short "
+                     "dense-vs-sparse study; write the report")
+    p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    p.add_argument("--limit", type=int, default=None, help="profile at most N test images")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``actsparse demo``."""
+    return run_demo(Path(args.out), limit=args.limit)
 
 
 def run_demo(
@@ -51,12 +79,7 @@ def run_demo(
 
     Returns the exit status, 0.
     """
-    from actsparse.cli import run_profile
-    from actsparse.exploit.accelerate_cli import run_accelerate
-    from actsparse.study.cli import claims_text
-    from actsparse.study.study import run_study
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline()
     out = Path(out)
     t0 = time.perf_counter()
     _say(progress, "1/3 profiling the pretrained MNIST CNN")

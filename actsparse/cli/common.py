@@ -1,0 +1,113 @@
+"""Arguments shared by the subcommands, and the few steps every handler takes.
+
+Each subcommand adds only the arguments it uses, through these functions, so that ``--model``,
+``--data``, ``--limit`` and the rest read the same everywhere.
+
+Example:
+    >>> parser = argparse.ArgumentParser(prog="demo")
+    >>> add_model_and_data(parser)
+    >>> add_limit(parser)
+    >>> args = parser.parse_args(["--model", "mnist-cnn", "--data", "mnist", "--limit", "8"])
+    >>> args.model, args.split, args.limit, batch_size_for("image", None)
+    ('mnist-cnn', 'test', 8, 256)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+
+import torch
+
+DEFAULT_BATCH = {"image": 256, "text": 16}  # examples per forward when --batch-size is not given
+OTHER_BATCH = 32  # models of another kind (a user's file)
+MODEL_HELP = "zoo name, Hugging Face name/folder, or file"
+DATA_HELP = "zoo data name, or a file/folder of data"
+
+
+def add_model_and_data(parser: argparse.ArgumentParser, *, split: bool = True) -> None:
+    """``--model``, ``--data`` (both required) and, with ``split``, ``--split``."""
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
+    parser.add_argument("--data", required=True, help=DATA_HELP)
+    if split:
+        parser.add_argument("--split", default="test", help="data split (default: test)")
+
+
+def add_limit(parser: argparse.ArgumentParser, default: int | None = None,
+              help: str = "use at most N examples") -> None:
+    """``--limit N``: how many examples of the data to use."""
+    parser.add_argument("--limit", type=int, default=default, help=help)
+
+
+def add_batch_size(parser: argparse.ArgumentParser, default: int | None = None,
+                   help: str | None = None) -> None:
+    """``--batch-size``: examples per forward (default: :data:`DEFAULT_BATCH` by kind)."""
+    parser.add_argument("--batch-size", type=int, default=default, help=help)
+
+
+def add_max_length(parser: argparse.ArgumentParser, default: int = 128,
+                   help: str = "tokens per text sequence") -> None:
+    """``--max-length``: tokens per text sequence."""
+    parser.add_argument("--max-length", type=int, default=default, help=help)
+
+
+def add_out(parser: argparse.ArgumentParser, help: str = "output folder") -> None:
+    """``--out``, the required output folder."""
+    parser.add_argument("--out", required=True, help=help)
+
+
+def add_threads(parser: argparse.ArgumentParser,
+                help: str = "torch CPU threads (default: torch's)") -> None:
+    """``--threads N``: torch CPU threads (see :func:`set_threads`)."""
+    parser.add_argument("--threads", type=int, default=None, help=help)
+
+
+def add_no_progress(parser: argparse.ArgumentParser) -> None:
+    """``--no-progress``: no progress bars or step messages."""
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def set_threads(threads: int | None) -> None:
+    """Use ``threads`` torch CPU threads; ``None`` keeps torch's choice.
+
+    Example:
+        >>> set_threads(0)
+        Traceback (most recent call last):
+        ...
+        ValueError: --threads must be >= 1, got 0
+    """
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
+def batch_size_for(kind: str, given: int | None) -> int:
+    """``given``, else the default batch size of a model of ``kind`` ("image", "text", ...)."""
+    return given or DEFAULT_BATCH.get(kind, OTHER_BATCH)
+
+
+def check_at_least(option: str, value: int | None, least: int) -> None:
+    """Raise a ``ValueError`` naming ``option`` unless ``value`` is ``None`` or >= ``least``.
+
+    Example:
+        >>> check_at_least("--limit", 0, 1)
+        Traceback (most recent call last):
+        ...
+        ValueError: --limit must be at least 1, got 0
+    """
+    if value is not None and value < least:
+        raise ValueError(f"{option} must be at least {least}, got {value}")
+
+
+def offline() -> None:
+    """Load packaged Hugging Face models without reaching for the hub (unless the user said)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def command_line() -> str:
+    """The ``actsparse ...`` command of this process, quoted for a shell ("" when unknown)."""
+    return "actsparse " + shlex.join(sys.argv[1:]) if sys.argv else ""
