@@ -21,11 +21,13 @@ from typing import Any
 
 import torch
 
+from actsparse import zoo
 from actsparse._atomic import write_text_atomic
 from actsparse.study.anchor import anchor_rows
 from actsparse.study.claims import RULE, claims_table
 from actsparse.study.measure import MeasureSettings, measure_run
 from actsparse.study.noise import white_value
+from actsparse.study.page import write_page
 from actsparse.study.runs import ensure_run, run_config, run_dir
 from actsparse.study.summary import (
     METRICS,
@@ -169,8 +171,6 @@ def build_study(
 
 def write_study(study: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     """Write ``study.json`` and ``report.html`` into ``out`` (each atomically)."""
-    from actsparse.study.page import write_page
-
     out = Path(out)
     path = write_text_atomic(out / STUDY_FILE, json.dumps(study, indent=1, allow_nan=False) + "\n")
     return path, write_page(study, out / REPORT_FILE)
@@ -191,16 +191,12 @@ def _max_score(runs: dict[str, list[dict[str, Any]]], settings: MeasureSettings)
 def _white(data: str) -> float:
     if data == "mnist":
         return white_value(data)
-    from actsparse import zoo
-
     train = zoo.load_data(data, split="train")
     assert isinstance(train, zoo.ImageData)  # _check allows image data sets only
     return white_value(data, train.images)
 
 
 def _example_images(data: str, n: int) -> list[Any]:
-    from actsparse import zoo
-
     test = zoo.load_data(data, split="test", limit=n)
     assert isinstance(test, zoo.ImageData)
     images = test.images  # (K, C, H, W) in [0, 1]

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from actsparse.train.spec import parse_sparsity
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -69,8 +71,6 @@ def spec_available(spec: str) -> str | None:
         >>> "unknown sparsity" in spec_available("bogus:1")
         True
     """
-    from actsparse.train.spec import parse_sparsity
-
     try:
         parse_sparsity(spec)
     except ValueError as err:

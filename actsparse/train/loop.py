@@ -29,6 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from actsparse import zoo
+from actsparse.induce.penalty import ActivationPenalty
+from actsparse.interpret import conv_coding
 from actsparse.train.checkpoint import (
     FILE_NAME,
     CheckpointError,
@@ -117,8 +120,6 @@ def train(
     """
     spec = config.check()
     out = Path(out)
-    from actsparse import zoo
-
     train_data = _image_data(zoo.load_data(config.data, split="train", limit=config.train_limit))
     test_data = _image_data(zoo.load_data(config.data, split="test", limit=config.test_limit))
     classes = int(max(train_data.labels.max(), test_data.labels.max())) + 1
@@ -206,13 +207,11 @@ def _report(model: CNN | MLP, train_data: Any, test_data: Any, history: list[dic
 
 def _learn_dictionary(model: nn.Module, images: Tensor, seed: int) -> float:
     """Learn the sc front end's atoms from ``images``; return the seconds it took."""
-    from actsparse.interpret.conv_coding import SparseCodingConv2d, fit_patch_dictionary
-
     front = getattr(model, "conv1", None)
-    if not isinstance(front, SparseCodingConv2d):
+    if not isinstance(front, conv_coding.SparseCodingConv2d):
         raise ValueError("sc needs a model whose conv1 is a sparse-coding front end (the cnn)")
     t0 = time.perf_counter()
-    atoms = fit_patch_dictionary(
+    atoms = conv_coding.fit_patch_dictionary(  # by module: tests replace it
         images, front.out_channels, front.kernel_size[0], alpha=front.alpha,
         padding=front.padding[0], seed=seed, positive=front.positive, **SC_DICTIONARY,
     )
@@ -221,9 +220,7 @@ def _learn_dictionary(model: nn.Module, images: Tensor, seed: int) -> float:
 
 
 def _image_data(data: Any) -> Any:
-    from actsparse.zoo import ImageData
-
-    if not isinstance(data, ImageData):
+    if not isinstance(data, zoo.ImageData):
         raise ValueError(f"training needs labelled images; {data.name!r} is {data.kind} data")
     if bool((data.labels < 0).any()):
         raise ValueError(f"training needs labelled images; {data.name!r} has unlabelled images")
@@ -233,8 +230,6 @@ def _image_data(data: Any) -> Any:
 def _penalty(model: nn.Module, spec: SparsitySpec, layers: list[str]) -> Any:
     if not spec.is_penalty:
         return None
-    from actsparse.induce.penalty import ActivationPenalty
-
     if spec.kind == "kl":
         return ActivationPenalty(model, kind="kl", weight=spec.weight, layers=layers,
                                  target=spec.target)

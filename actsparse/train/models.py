@@ -22,6 +22,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from actsparse.induce.kwinners import KWinners, KWinners2d
+from actsparse.induce.topk import TopK
+from actsparse.interpret.conv_coding import SparseCodingConv2d
 from actsparse.train.spec import SparsitySpec, SparsitySpecError
 
 ARCHS = ("mlp", "cnn")
@@ -91,8 +94,6 @@ def make_activation(spec: SparsitySpec, shape: tuple[int, ...], name: str) -> nn
     """
     units = math.prod(shape)
     if spec.kind == "kwta":
-        from actsparse.induce.kwinners import KWinners, KWinners2d
-
         if len(shape) == 3:
             return KWinners2d(shape[0], spec.density)
         return KWinners(units, spec.density)
@@ -102,8 +103,6 @@ def make_activation(spec: SparsitySpec, shape: tuple[int, ...], name: str) -> nn
                 f"sparsity '{spec}': k={spec.k} is larger than layer {name}, which has {units} "
                 f"units per sample; choose K <= {units}"
             )
-        from actsparse.induce.topk import TopK
-
         if len(shape) == 3:  # a conv map: the top k of all its C*H*W entries, per sample
             return nn.Sequential(nn.Flatten(1), TopK(spec.k), nn.Unflatten(1, shape))
         return TopK(spec.k)
@@ -114,8 +113,6 @@ def _front_end(spec: SparsitySpec, cin: int, c1: int, k: int, pad: int) -> nn.Mo
     """The cnn's first layer: a ``Conv2d``, or for ``sc`` a sparse-coding layer like it."""
     if spec.kind != "sc":
         return nn.Conv2d(cin, c1, k, padding=pad)
-    from actsparse.interpret.conv_coding import SparseCodingConv2d
-
     return SparseCodingConv2d(cin, c1, k, alpha=spec.alpha, n_iter=spec.iters, padding=pad)
 
 
