@@ -30,10 +30,10 @@ from torch import Tensor
 
 if TYPE_CHECKING:
     from actsparse import zoo
-    from actsparse.interpret.interpret_page import Gallery
     from actsparse.interpret.overlap import Overlap
     from actsparse.interpret.selectivity import Selectivity
     from actsparse.interpret.top_examples import TopActivations
+    from actsparse.report.interpret_page import Gallery
 
 SNIPPET_TOKENS = 8  # tokens shown on each side of the peak token
 
@@ -140,16 +140,16 @@ def run_interpret(
     curves = ({layer: sampler.density_curve(layer) for layer in sampler.layers}
               if sampler is not None else None)
     tops = top.compute()
-    from actsparse.interpret.interpret_page import MAX_LAYERS
-    from actsparse.report._mpl import spread
+    from actsparse.report.figures import spread
+    from actsparse.report.interpret_page import MAX_LAYERS
 
     shown = {k: tops[k] for k in spread(list(tops), MAX_LAYERS)}  # galleries of <= 12 layers
     galleries = (_image_galleries(zm, data, shown, selectivity, units)
                  if isinstance(data, zoo.ImageData)
                  else _text_galleries(zm, shown, tokens, units))
 
-    from actsparse.interpret.interpret_page import FALSE_MATCH_SETTINGS, write_interpret_page
     from actsparse.interpret.overlap import false_match_curve
+    from actsparse.report.interpret_page import FALSE_MATCH_SETTINGS, write_interpret_page
 
     meta = {"model": model_name, "data": data_name, "split": split, "samples": samples,
             "layers": len(tops), "top-k": top_k, "per class (overlap)": per_class,
@@ -238,8 +238,8 @@ def _caption(layer: str, unit: int, selectivity: dict[str, Selectivity] | None) 
 
 def _image_galleries(zm: zoo.ZooModel, data: zoo.ImageData, tops: dict[str, TopActivations],
                      selectivity: dict[str, Selectivity] | None, n: int) -> list[Gallery]:
-    from actsparse.interpret.interpret_page import Gallery, UnitExamples
     from actsparse.interpret.top_examples import receptive_field, receptive_field_by_gradient
+    from actsparse.report.interpret_page import Gallery, UnitExamples
 
     galleries = []
     for layer, top in tops.items():
@@ -283,7 +283,7 @@ def _image_galleries(zm: zoo.ZooModel, data: zoo.ImageData, tops: dict[str, TopA
 
 def _text_galleries(zm: zoo.ZooModel, tops: dict[str, TopActivations],
                     tokens: list[tuple[Tensor, Tensor]], n: int) -> list[Gallery]:
-    from actsparse.interpret.interpret_page import Gallery, UnitExamples
+    from actsparse.report.interpret_page import Gallery, UnitExamples
 
     galleries = []
     for layer, top in tops.items():

@@ -112,8 +112,9 @@ def run_sae(
     from actsparse.interpret.capture import capture_activations, resolve_layer
     from actsparse.interpret.sae import SparseAutoencoder
     from actsparse.interpret.sae_metrics import downstream_effect, evaluate_sae
-    from actsparse.interpret.sae_report import top_latent_examples, write_sae_page
+    from actsparse.interpret.sae_top_latents import top_latent_examples
     from actsparse.interpret.sae_train import save_sae, train_sae
+    from actsparse.report.sae_page import write_sae_page
 
     _check_args(n_latents, expansion, k, tokens, max_length)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -169,11 +169,11 @@ def build_study(
 
 def write_study(study: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     """Write ``study.json`` and ``report.html`` into ``out`` (each atomically)."""
-    from actsparse.study.page import write_page
+    from actsparse.report.study_page import write_study_page
 
     out = Path(out)
     path = write_text_atomic(out / STUDY_FILE, json.dumps(study, indent=1, allow_nan=False) + "\n")
-    return path, write_page(study, out / REPORT_FILE)
+    return path, write_study_page(study, out / REPORT_FILE, METRICS)
 
 
 def _layers(runs: list[dict[str, Any]], section: str, key: str | None = None

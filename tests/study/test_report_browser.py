@@ -63,7 +63,7 @@ def check_loaded(found: dict[str, Any], min_images: int) -> None:
 
 
 def test_study_report_renders(browser: Any, tiny_study: tuple[Path, dict[str, Any]]) -> None:
-    from actsparse.study.page import SECTIONS
+    from actsparse.report.study_page import SECTIONS
 
     out, _ = tiny_study
     found = load(browser, out / "report.html")
