@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 from actsparse.measure.layer import LayerProfile
@@ -13,9 +13,10 @@ from actsparse.measure.layer import LayerProfile
 def fmt(value: Any, spec: str = ".3f", missing: str = "-") -> str:
     """``value`` as a page shows it.
 
-    None, NaN and inf print as ``missing``; booleans and integers as they are; other real
-    numbers with the format ``spec`` (``".3f"``: three decimals, ``".4g"``: four significant
-    digits); lists and tuples item by item, joined by ", "; anything else as ``str``.
+    None, NaN and inf print as ``missing``; booleans and integers (numpy's too) as they are;
+    other real numbers with the format ``spec`` (``".3f"``: three decimals, ``".4g"``: four
+    significant digits); lists and tuples item by item, joined by ", "; anything else as
+    ``str``.
 
     Example:
         >>> fmt(0.12345), fmt(7), fmt(float("nan")), fmt(None)
@@ -25,8 +26,10 @@ def fmt(value: Any, spec: str = ".3f", missing: str = "-") -> str:
     """
     if value is None:
         return missing
-    if isinstance(value, bool | int):
+    if isinstance(value, bool):
         return str(value)
+    if isinstance(value, Integral):  # int, numpy integers
+        return str(int(value))
     if isinstance(value, Real):
         number = float(value)
         return format(number, spec) if math.isfinite(number) else missing
