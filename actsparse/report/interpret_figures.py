@@ -29,6 +29,10 @@ class UnitExamples:
     """The top examples of one unit: image patches or text snippets, best first.
 
     ``snippets`` are ``(before, token, after)`` strings; the token is shown marked.
+
+    Example:
+        >>> UnitExamples(3, "unit 3", [2.0], snippets=[("the ", "cat", " sat")]).images
+        []
     """
 
     unit: int
@@ -40,7 +44,12 @@ class UnitExamples:
 
 @dataclass
 class Gallery:
-    """Top examples of a few units of one layer."""
+    """Top examples of a few units of one layer.
+
+    Example:
+        >>> Gallery("conv1", "receptive field 3x3", [UnitExamples(0, "unit 0", [1.0])]).layer
+        'conv1'
+    """
 
     layer: str
     note: str
@@ -52,7 +61,15 @@ def _thin(names: Sequence[str]) -> list[str]:
 
 
 def selectivity_figure(selectivity: Mapping[str, Selectivity]) -> Figure:
-    """Histogram of the class-selectivity index of each layer's units that fired."""
+    """Histogram of the class-selectivity index of each layer's units that fired.
+
+    Example:
+        >>> from actsparse.interpret.selectivity import SelectivityState
+        >>> state = SelectivityState(num_classes=2)
+        >>> state.update("fc", torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1]))
+        >>> len(selectivity_figure(state.compute()).axes)
+        1
+    """
     names = _thin(list(selectivity))
     rows, cols = grid(len(names), 4)
     fig = new_figure(3.0 * cols, 2.3 * rows)
@@ -72,7 +89,15 @@ def selectivity_figure(selectivity: Mapping[str, Selectivity]) -> Figure:
 
 
 def preferred_figure(selectivity: Mapping[str, Selectivity]) -> Figure:
-    """How many units of each layer prefer each class."""
+    """How many units of each layer prefer each class.
+
+    Example:
+        >>> from actsparse.interpret.selectivity import SelectivityState
+        >>> state = SelectivityState(num_classes=2)
+        >>> state.update("fc", torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1]))
+        >>> preferred_figure(state.compute()).axes[0].get_xlabel()
+        'preferred class'
+    """
     names = _thin(list(selectivity))
     rows, cols = grid(len(names), 4)
     fig = new_figure(3.0 * cols, 2.3 * rows)
@@ -126,6 +151,12 @@ def density_curve_figure(curves: Mapping[str, Sequence[Overlap]]) -> Figure:
     """Mean within- and between-class Jaccard against the fraction of units kept per sample.
 
     The grey dotted line is the overlap of random codes of the same size.
+
+    Example:
+        >>> o = lambda d: Overlap(torch.eye(2), 0.5, 0.1, d, d / 2, d / 2, classes=(0, 1))
+        >>> fig = density_curve_figure({"fc": [o(0.1), o(0.5)]})
+        >>> len(fig.axes[0].get_lines())  # within, between, random codes
+        3
     """
     fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
@@ -202,7 +233,13 @@ def gallery_mosaic(gallery: Gallery, cell: int = 40) -> tuple[Tensor, tuple[int,
 
 
 def image_gallery_figure(gallery: Gallery) -> Figure:
-    """One row per unit: its top image patches, best first, each with its activation."""
+    """One row per unit: its top image patches, best first, each with its activation.
+
+    Example:
+        >>> g = Gallery("l", "", [UnitExamples(0, "u", [1.0, 0.5], [torch.ones(1, 3, 3)] * 2)])
+        >>> len(image_gallery_figure(g).axes[0].texts)  # one activation per patch
+        2
+    """
     mosaic, (ch, cw) = gallery_mosaic(gallery)
     rows = max(len(gallery.units), 1)
     cols = max((len(u.images) for u in gallery.units), default=1)

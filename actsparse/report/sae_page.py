@@ -26,7 +26,13 @@ li { margin: 0.3em 0; font-family: ui-monospace, Menlo, Consolas, monospace; fon
 
 
 def density_figure(histogram: dict[str, Any], title: str = "feature density") -> Figure:
-    """Bars of ``log10(density)`` of the live latents; the dead count in the title."""
+    """Bars of ``log10(density)`` of the live latents; the dead count in the title.
+
+    Example:
+        >>> hist = {"edges": [-2.0, -1.0, 0.0], "counts": [3, 1], "dead": 1, "live": 4}
+        >>> density_figure(hist).axes[0].get_title()
+        'feature density (1 dead of 5)'
+    """
     fig = new_figure(5.5, 3.2)
     ax = fig.add_subplot()
     edges, counts = histogram["edges"], histogram["counts"]
@@ -40,7 +46,13 @@ def density_figure(histogram: dict[str, Any], title: str = "feature density") ->
 
 
 def curve_figure(history: dict[str, list[float]]) -> Figure:
-    """Training MSE (log scale) and the dead fraction by the tracker, against the step."""
+    """Training MSE (log scale) and the dead fraction by the tracker, against the step.
+
+    Example:
+        >>> curve = {"step": [0.0, 1.0], "mse": [1.0, 0.5], "dead_fraction": [0.0, 0.1]}
+        >>> curve_figure(curve).axes[0].get_yscale()
+        'log'
+    """
     fig = new_figure(5.5, 3.2)
     ax = fig.add_subplot()
     ax.plot(history["step"], history["mse"], color="#1f77b4", label="MSE (scaled inputs)")

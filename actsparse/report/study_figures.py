@@ -25,7 +25,15 @@ COLORS = {"dense": "#444444", "dropout": "#8c8c8c", "l1": "#1f77b4", "hoyer": "#
 
 
 class Metric(Protocol):
-    """What a page needs of a study metric (:class:`actsparse.study.summary.Metric` is one)."""
+    """What a page needs of a study metric (:class:`actsparse.study.summary.Metric` is one).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> m: Metric = SimpleNamespace(label="accuracy (%)", read=lambda run: run.get("acc"),
+        ...                             digits=2, scale=100.0, unit="")
+        >>> m.read({"acc": 0.5}) * m.scale
+        50.0
+    """
 
     @property
     def label(self) -> str: ...

@@ -62,7 +62,14 @@ def write_study_page(study: Mapping[str, Any], path: str | os.PathLike[str],
 
 
 def render(study: Mapping[str, Any], metrics: Mapping[str, Metric]) -> str:
-    """The page's HTML as a string (what :func:`write_study_page` writes)."""
+    """The page's HTML as a string (what :func:`write_study_page` writes).
+
+    Example:
+        >>> from actsparse.study.summary import METRICS
+        >>> page = render({"data": "<toy>", "seeds": 2}, METRICS)
+        >>> "<h1>actsparse study: dense vs sparse on &lt;toy&gt;</h1>" in page
+        True
+    """
     title = f"actsparse study: dense vs sparse on {study.get('data', '?')}"
     runs: Mapping[str, Sequence[Mapping[str, Any]]] = study.get("runs", {})
     sections = [
