@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
                                 "test_accuracy": accuracy(zm.module, normalized), "layers": rows}
     print(table(results))
 
-    from actsparse.interpret.interpret_page import overlap_figure
+    from actsparse.report.interpret_figures import overlap_figure
 
     order = [f"{name} {layer}" for name in SPECS for layer in ("act1", "act2", "act3")]
     fig = overlap_figure({k: panels[k] for k in order},

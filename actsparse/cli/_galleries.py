@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from actsparse import zoo
-from actsparse.interpret.interpret_page import Gallery, UnitExamples
 from actsparse.interpret.interpretation import Interpretation, chosen_units
 from actsparse.interpret.selectivity import Selectivity
 from actsparse.interpret.snippets import snippet
@@ -21,6 +20,7 @@ from actsparse.interpret.top_examples import (
     receptive_field,
     receptive_field_by_gradient,
 )
+from actsparse.report.interpret_page import Gallery, UnitExamples
 
 
 def image_galleries(zm: zoo.ZooModel, data: zoo.ImageData, found: Interpretation,

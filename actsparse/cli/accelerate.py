@@ -35,11 +35,11 @@ from actsparse.cli.common import (
     command_line,
     offline,
 )
-from actsparse.exploit.accelerate_page import write_page
 from actsparse.exploit.accelerate_report import AccelerateReport
 from actsparse.exploit.density_sweep import accelerate_and_compare, density_sweep
 from actsparse.exploit.onnx_export import check_onnx, export_onnx
 from actsparse.exploit.quality import NOTES, compare, main_metric
+from actsparse.report.accelerate_page import write_accelerate_page as write_page
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

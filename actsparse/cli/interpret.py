@@ -44,15 +44,15 @@ from actsparse.cli.common import (
     command_line,
     offline,
 )
-from actsparse.interpret.interpret_page import (
+from actsparse.interpret.interpretation import Interpretation, interpret_model
+from actsparse.interpret.overlap import false_match_curve
+from actsparse.report.figures import spread
+from actsparse.report.interpret_page import (
     FALSE_MATCH_SETTINGS,
     MAX_LAYERS,
     Gallery,
     write_interpret_page,
 )
-from actsparse.interpret.interpretation import Interpretation, interpret_model
-from actsparse.interpret.overlap import false_match_curve
-from actsparse.report._mpl import spread
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

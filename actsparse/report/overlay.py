@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import torch.nn.functional as F
 
-from actsparse.report._mpl import label, new_figure, spread
-from actsparse.report.examples import Examples
+from actsparse.measure.examples import Examples
+from actsparse.report.figures import label, new_figure, spread
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

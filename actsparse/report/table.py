@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from actsparse.measure.profile import Profile
-from actsparse.report._format import fmt, shape_text, union_sizes_shown
+from actsparse.report.format import fmt, shape_text, union_sizes_shown
 
 NEAR_ZERO = 1e-2  # the near-zero column: |a| < 1e-2 (an exact histogram edge)
 

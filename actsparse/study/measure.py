@@ -267,7 +267,7 @@ def _selectivity(model: nn.Module, batches: list[tuple[Tensor, Tensor]], layers:
 
 
 def _examples(model: nn.Module, images: Tensor, layers: list[str]) -> dict[str, Any]:
-    from actsparse.report.examples import example_maps
+    from actsparse.measure.examples import example_maps
 
     try:
         ex = example_maps(model, images, images, layers=layers or None)

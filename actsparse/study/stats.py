@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from actsparse.report.format import interval
+
 # t(0.975, df) for df = 1..30 (two-sided 95%, 6 decimals); beyond, a Cornish-Fisher series
 # (within 2e-6 of the exact value).
 _T975 = (12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004,
@@ -64,10 +66,8 @@ class Summary:
         return asdict(self)
 
     def text(self, digits: int = 3, scale: float = 1.0) -> str:
-        """``mean ± half-width`` (``mean (n=1, no interval)`` for one value)."""
-        if self.half_width is None:
-            return f"{self.mean * scale:.{digits}f} (n={self.n}, no CI)"
-        return f"{self.mean * scale:.{digits}f} ± {self.half_width * scale:.{digits}f}"
+        """``mean ± half-width`` (``mean (n=1, no CI)`` for one value), as pages show it."""
+        return interval(self.mean, self.half_width, self.n, digits, scale)
 
 
 def summarize(values: Sequence[float]) -> Summary:

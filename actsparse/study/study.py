@@ -23,11 +23,11 @@ import torch
 
 from actsparse import zoo
 from actsparse._atomic import write_text_atomic
+from actsparse.report.study_page import write_study_page
 from actsparse.study.anchor import anchor_rows
 from actsparse.study.claims import RULE, claims_table
 from actsparse.study.measure import MeasureSettings, measure_run
 from actsparse.study.noise import white_value
-from actsparse.study.page import write_page
 from actsparse.study.runs import ensure_run, run_config, run_dir
 from actsparse.study.summary import (
     METRICS,
@@ -173,7 +173,7 @@ def write_study(study: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     """Write ``study.json`` and ``report.html`` into ``out`` (each atomically)."""
     out = Path(out)
     path = write_text_atomic(out / STUDY_FILE, json.dumps(study, indent=1, allow_nan=False) + "\n")
-    return path, write_page(study, out / REPORT_FILE)
+    return path, write_study_page(study, out / REPORT_FILE, METRICS)
 
 
 def _layers(runs: list[dict[str, Any]], section: str, key: str | None = None

@@ -63,7 +63,7 @@ def check_loaded(found: dict[str, Any], min_images: int) -> None:
 
 
 def test_study_report_renders(browser: Any, tiny_study: tuple[Path, dict[str, Any]]) -> None:
-    from actsparse.study.page import SECTIONS
+    from actsparse.report.study_page import SECTIONS
 
     out, _ = tiny_study
     found = load(browser, out / "report.html")
@@ -94,3 +94,28 @@ def test_profile_report_renders(browser: Any, tmp_path: Path, one_thread: None) 
     check_loaded(found, min_images=6)
     assert "Density and near-zero fractions" in found["headings"]
     assert "Firing maps over example images" in found["headings"]
+
+
+def test_accelerate_interpret_and_sae_pages_render(browser: Any, tmp_path: Path) -> None:
+    """The smaller pages, on the same skeleton, load without errors with every figure."""
+    from actsparse.report.accelerate_page import write_accelerate_page
+    from actsparse.report.interpret_page import write_interpret_page
+    from actsparse.report.sae_page import write_sae_page
+
+    sweep = [{"target_density": d, "speedup": s, "accuracy": a, "flop_ratio": d,
+              "params_after": 10, "swapped": ["fc"]} for d, s, a in ((1.0, 1.0, 0.99),
+                                                                    (0.3, 1.6, 0.97))]
+    pages = [
+        (write_accelerate_page(tmp_path, title="accelerate", summary="fc", sweep=sweep,
+                               metric="accuracy", metric_note="accuracy"), 1),
+        (write_interpret_page(tmp_path / "interpret", title="interpret"), 1),
+        (write_sae_page(tmp_path / "sae", title="sae", summary={"FVU": 0.2},
+                        histogram={"edges": [-2.0, -1.0, 0.0], "counts": [3, 1], "dead": 0,
+                                   "live": 4},
+                        history={"step": [0.0, 1.0], "mse": [1.0, 0.5],
+                                 "dead_fraction": [0.0, 0.0]}, examples=[]), 2),
+    ]
+    for page, images in pages:
+        found = load(browser, page)
+        check_loaded(found, min_images=images)
+        assert found["title"] == found["headings"][0]

@@ -1,41 +1,27 @@
-"""The HTML page of ``actsparse interpret``: selectivity, overlap and top examples.
+"""The figures of the interpret page: selectivity, preferred classes, overlap matrices, overlap
+against density, false-match probability and galleries of top image patches.
 
-One self-contained file (CSS inline, plots as base64 PNG, nothing loaded from anywhere), in the
-style of the profile report. Every text taken from the model or data (layer names, tokens) is
-escaped. The figure functions are public so that studies can draw the same plots.
+They are public so that studies and benchmarks draw the same plots.
 """
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from html import escape
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from actsparse._atomic import write_text_atomic
 from actsparse.interpret.overlap import Overlap, false_match_curve
 from actsparse.interpret.selectivity import Selectivity
-from actsparse.report._mpl import grid, label, new_figure, png_data_uri, spread
-from actsparse.report.html import CSS
+from actsparse.report.figures import grid, label, new_figure, spread
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-FILE_NAME = "report.html"
 MAX_LAYERS = 12  # panels per figure; layers are thinned evenly beyond this
 FALSE_MATCH_SETTINGS = ((256, 8), (1024, 32), (1024, 128), (4096, 64))  # (n, a), s = a
-EXTRA_CSS = """
-mark { background: #ffd54f; padding: 0 2px; border-radius: 2px; }
-.snippets td { text-align: left; font-family: ui-monospace, Menlo, Consolas, monospace;
-               font-size: 12px; white-space: nowrap; }
-.snippets td.value { text-align: right; color: #555; }
-"""
 
 
 @dataclass
@@ -43,6 +29,10 @@ class UnitExamples:
     """The top examples of one unit: image patches or text snippets, best first.
 
     ``snippets`` are ``(before, token, after)`` strings; the token is shown marked.
+
+    Example:
+        >>> UnitExamples(3, "unit 3", [2.0], snippets=[("the ", "cat", " sat")]).images
+        []
     """
 
     unit: int
@@ -54,21 +44,32 @@ class UnitExamples:
 
 @dataclass
 class Gallery:
-    """Top examples of a few units of one layer."""
+    """Top examples of a few units of one layer.
+
+    Example:
+        >>> Gallery("conv1", "receptive field 3x3", [UnitExamples(0, "unit 0", [1.0])]).layer
+        'conv1'
+    """
 
     layer: str
     note: str
     units: list[UnitExamples]
 
 
-# ---- figures ---------------------------------------------------------------------------------
-
 def _thin(names: Sequence[str]) -> list[str]:
     return spread(list(names), MAX_LAYERS)
 
 
 def selectivity_figure(selectivity: Mapping[str, Selectivity]) -> Figure:
-    """Histogram of the class-selectivity index of each layer's units that fired."""
+    """Histogram of the class-selectivity index of each layer's units that fired.
+
+    Example:
+        >>> from actsparse.interpret.selectivity import SelectivityState
+        >>> state = SelectivityState(num_classes=2)
+        >>> state.update("fc", torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1]))
+        >>> len(selectivity_figure(state.compute()).axes)
+        1
+    """
     names = _thin(list(selectivity))
     rows, cols = grid(len(names), 4)
     fig = new_figure(3.0 * cols, 2.3 * rows)
@@ -88,7 +89,15 @@ def selectivity_figure(selectivity: Mapping[str, Selectivity]) -> Figure:
 
 
 def preferred_figure(selectivity: Mapping[str, Selectivity]) -> Figure:
-    """How many units of each layer prefer each class."""
+    """How many units of each layer prefer each class.
+
+    Example:
+        >>> from actsparse.interpret.selectivity import SelectivityState
+        >>> state = SelectivityState(num_classes=2)
+        >>> state.update("fc", torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1]))
+        >>> preferred_figure(state.compute()).axes[0].get_xlabel()
+        'preferred class'
+    """
     names = _thin(list(selectivity))
     rows, cols = grid(len(names), 4)
     fig = new_figure(3.0 * cols, 2.3 * rows)
@@ -142,6 +151,12 @@ def density_curve_figure(curves: Mapping[str, Sequence[Overlap]]) -> Figure:
     """Mean within- and between-class Jaccard against the fraction of units kept per sample.
 
     The grey dotted line is the overlap of random codes of the same size.
+
+    Example:
+        >>> o = lambda d: Overlap(torch.eye(2), 0.5, 0.1, d, d / 2, d / 2, classes=(0, 1))
+        >>> fig = density_curve_figure({"fc": [o(0.1), o(0.5)]})
+        >>> len(fig.axes[0].get_lines())  # within, between, random codes
+        3
     """
     fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
@@ -218,7 +233,13 @@ def gallery_mosaic(gallery: Gallery, cell: int = 40) -> tuple[Tensor, tuple[int,
 
 
 def image_gallery_figure(gallery: Gallery) -> Figure:
-    """One row per unit: its top image patches, best first, each with its activation."""
+    """One row per unit: its top image patches, best first, each with its activation.
+
+    Example:
+        >>> g = Gallery("l", "", [UnitExamples(0, "u", [1.0, 0.5], [torch.ones(1, 3, 3)] * 2)])
+        >>> len(image_gallery_figure(g).axes[0].texts)  # one activation per patch
+        2
+    """
     mosaic, (ch, cw) = gallery_mosaic(gallery)
     rows = max(len(gallery.units), 1)
     cols = max((len(u.images) for u in gallery.units), default=1)
@@ -238,156 +259,3 @@ def image_gallery_figure(gallery: Gallery) -> Figure:
     for side in ax.spines.values():
         side.set_visible(False)
     return fig
-
-
-# ---- the page ---------------------------------------------------------------------------------
-
-def _section(title: str, note: str, body: str, anchor: str = "") -> str:
-    ident = f' id="{escape(anchor)}"' if anchor else ""
-    return (f"<section{ident}><h2>{escape(title)}</h2><p class=\"note\">{escape(note)}</p>"
-            f"{body}</section>")
-
-
-def _img(fig: Figure, alt: str) -> str:
-    return f'<img alt="{escape(alt)}" src="{png_data_uri(fig)}">'
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "-" if not math.isfinite(value) else f"{value:.4g}"
-    return str(value)
-
-
-def _summary_table(selectivity: Mapping[str, Selectivity] | None,
-                   overlaps: Mapping[str, Overlap] | None) -> str:
-    names = list(dict.fromkeys([*(selectivity or {}), *(overlaps or {})]))
-    if not names:
-        return ""
-    head = ["layer", "units", "mean selectivity", "within", "between", "density", "chance",
-            "between / chance"]
-    rows = []
-    for name in names:
-        s = (selectivity or {}).get(name)
-        o = (overlaps or {}).get(name)
-        cells = [s.index.numel() if s is not None else (o.units if o is not None else "-"),
-                 s.mean_index if s is not None else "-"]
-        cells += ([o.within, o.between, o.density, o.chance, o.between_over_chance]
-                  if o is not None else ["-"] * 5)
-        rows.append(f'<tr><td class="name">{escape(name)}</td>'
-                    + "".join(f"<td>{escape(_fmt(c))}</td>" for c in cells) + "</tr>")
-    header = "".join(f'<th class="name">{h}</th>' if i == 0 else f"<th>{escape(h)}</th>"
-                     for i, h in enumerate(head))
-    return (f'<div class="scroll"><table><thead><tr>{header}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
-
-
-def _text_gallery(gallery: Gallery) -> str:
-    rows = []
-    for unit in gallery.units:
-        for j, ((before, token, after), value) in enumerate(
-                zip(unit.snippets, unit.values, strict=False)):
-            name = escape(unit.caption) if j == 0 else ""
-            rows.append(f"<tr><td>{name}</td><td class=\"value\">{value:.3g}</td>"
-                        f"<td>{escape(before)}<mark>{escape(token)}</mark>{escape(after)}</td>"
-                        "</tr>")
-    return (f"<h3>{escape(gallery.layer)}</h3><p class=\"note\">{escape(gallery.note)}</p>"
-            f'<div class="scroll"><table class="snippets">{"".join(rows)}</table></div>')
-
-
-def _meta_table(meta: Mapping[str, Any]) -> str:
-    cells = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(_fmt(v))}</td></tr>"
-                    for k, v in meta.items())
-    return f'<table class="meta">{cells}</table>'
-
-
-def render(
-    *,
-    title: str,
-    meta: Mapping[str, Any] | None = None,
-    selectivity: Mapping[str, Selectivity] | None = None,
-    overlaps: Mapping[str, Overlap] | None = None,
-    curves: Mapping[str, Sequence[Overlap]] | None = None,
-    galleries: Sequence[Gallery] = (),
-    notes: Sequence[str] = (),
-) -> str:
-    """The page's HTML (what :func:`write_interpret_page` writes).
-
-    Example:
-        >>> page = render(title="a <b>", notes=["no labels"])
-        >>> "<title>a &lt;b&gt;</title>" in page, "False matches" in page
-        (True, True)
-    """
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{CSS}{EXTRA_CSS}</style></head><body>",
-        f"<header><h1>{escape(title)}</h1>{_meta_table(meta or {})}</header>",
-    ]
-    parts += [f'<p class="note warn">{escape(n)}</p>' for n in notes]
-    table = _summary_table(selectivity, overlaps)
-    if table:
-        parts.append(_section(
-            "Summary", "Per layer: the mean class-selectivity index of the units that fired; "
-            "the mean Jaccard overlap of active sets within and between classes; the density "
-            "of the codes and the overlap of random codes with that density.", table,
-            "summary"))
-    if selectivity:
-        parts.append(_section(
-            "Class selectivity", "Morcos et al. (2018): (mu_max - mu_-max) / (mu_max + "
-            "mu_-max) over the class-conditional mean activations of a unit (a conv channel "
-            "averaged over space); 0 responds to all classes alike, 1 to one class only. The "
-            "red line is the layer's mean.",
-            _img(selectivity_figure(selectivity), "selectivity histograms"), "selectivity"))
-        parts.append(_section(
-            "Preferred classes", "Units of each layer whose largest class mean is each class.",
-            _img(preferred_figure(selectivity), "preferred classes"), "preferred"))
-    if overlaps:
-        parts.append(_section(
-            "Overlap of active sets", "Mean Jaccard index |A & B| / |A | B| of the active "
-            "units of two samples, for samples of the row's and the column's class (diagonal: "
-            "distinct pairs within a class). Sparse, class-specific codes have a bright "
-            "diagonal and a dark rest.", _img(overlap_figure(overlaps), "overlap matrices"),
-            "overlap"))
-    if curves:
-        parts.append(_section(
-            "Overlap against density", "Each sample keeps only its top fraction of units; "
-            "solid: within-class, dashed: between-class, dotted: random codes of that size. "
-            "Between-class overlap far above the dotted line means classes share units.",
-            _img(density_curve_figure(curves), "overlap against density"), "density"))
-    parts.append(_section(
-        "False matches", "Ahmad & Scheinkman (2019): the probability that a random code with "
-        "a of n units active shares at least theta units with a stored pattern of s = a "
-        "units, sum_{b >= theta} C(s, b) C(n - s, a - b) / C(n, a), exact. Sparse codes in "
-        "many units make chance matches vanishingly rare.",
-        _img(false_match_figure(), "false match probability"), "false-match"))
-    if galleries:
-        body = []
-        for g in galleries:
-            if any(u.images for u in g.units):
-                body.append(f"<h3>{escape(g.layer)}</h3><p class=\"note\">{escape(g.note)}</p>"
-                            + _img(image_gallery_figure(g), f"top examples of {g.layer}"))
-            else:
-                body.append(_text_gallery(g))
-        parts.append(_section(
-            "Top examples", "The inputs that activate a few units most, best first, with the "
-            "peak activation. For conv layers, the receptive field of the peak position; for "
-            "token layers, the passage around the peak token (marked).", "".join(body),
-            "top-examples"))
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
-def write_interpret_page(path: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """Write :func:`render`'s page to ``path`` (a folder gets ``report.html``); atomically.
-
-    Example:
-        >>> import tempfile
-        >>> with tempfile.TemporaryDirectory() as d:
-        ...     write_interpret_page(d, title="t").name
-        'report.html'
-    """
-    target = Path(path)
-    if target.suffix.lower() not in (".html", ".htm"):
-        target = target / FILE_NAME
-    page = render(**kwargs)
-    return write_text_atomic(target, page)

@@ -1,14 +1,18 @@
-"""Matplotlib, imported only when a plot is drawn, and figures turned into embeddable PNGs.
+"""The one figure helper of every page: matplotlib loaded only when a figure is drawn, figures
+turned into embeddable PNGs, and the small layout helpers the figures share.
 
 Figures are made with ``matplotlib.figure.Figure`` on an Agg canvas, never through pyplot, so
-drawing a report leaves the user's pyplot state and backend alone.
+drawing a page leaves the user's pyplot state and backend alone. Without matplotlib, drawing
+raises an ImportError that names the extra to install; importing this module needs nothing.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from html import escape
+from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -21,6 +25,23 @@ MAX_PANELS = 48  # small multiples: at most this many layers, evenly spaced thro
 T = TypeVar("T")
 
 
+def matplotlib() -> ModuleType:
+    """The matplotlib module, imported now; an ImportError naming the report extra if missing.
+
+    Example:
+        >>> matplotlib().__name__
+        'matplotlib'
+    """
+    try:
+        import matplotlib as mpl
+    except ImportError as err:
+        raise ImportError(
+            "actsparse draws its figures with matplotlib, which is not installed; install the "
+            f"report extra: {INSTALL_HINT}"
+        ) from err
+    return mpl
+
+
 def new_figure(width: float, height: float) -> Figure:
     """An empty figure of ``width`` x ``height`` inches; ImportError if matplotlib is missing.
 
@@ -28,13 +49,9 @@ def new_figure(width: float, height: float) -> Figure:
         >>> new_figure(4, 3).get_size_inches().tolist()
         [4.0, 3.0]
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as err:
-        raise ImportError(
-            f"the actsparse report draws its plots with matplotlib, which is not installed: "
-            f"{INSTALL_HINT}"
-        ) from err
+    matplotlib()
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
@@ -51,6 +68,30 @@ def png_data_uri(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def img_tag(fig: Figure, alt: str) -> str:
+    """An ``<img>`` element holding ``fig`` as an inline PNG, ``alt`` escaped.
+
+    Example:
+        >>> img_tag(new_figure(1, 1), "a <plot>")[:40]
+        '<img alt="a &lt;plot&gt;" src="data:imag'
+    """
+    return f'<img alt="{escape(alt)}" src="{png_data_uri(fig)}">'
+
+
+def figure_or_note(draw: Callable[[], Figure | None], alt: str, note: str,
+                   empty: str = "Nothing to draw.") -> str:
+    """``note`` and the figure ``draw()`` returns, or the note ``empty`` when it returns None.
+
+    Example:
+        >>> figure_or_note(lambda: None, "plot", "a note", empty="Not measured.")
+        '<p class="note">Not measured.</p>'
+    """
+    fig = draw()
+    if fig is None:
+        return f'<p class="note">{escape(empty)}</p>'
+    return f'<p class="note">{escape(note)}</p>{img_tag(fig, alt)}'
 
 
 def label(name: str, width: int = 32) -> str:

@@ -1,4 +1,4 @@
-"""The report's plots, one function per figure, each reading only a Profile.
+"""The profile report's figures, one function per figure, each reading only a Profile.
 
 Every function returns a matplotlib ``Figure`` (Agg, no pyplot) and copes with layers whose
 statistics are NaN: a layer that saw no data, or whose every value was NaN.
@@ -12,7 +12,7 @@ import numpy as np
 
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.profile import Profile
-from actsparse.report._mpl import grid, label, new_figure, spread
+from actsparse.report.figures import grid, label, new_figure, spread
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

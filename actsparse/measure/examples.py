@@ -1,4 +1,8 @@
-"""Per-image firing maps of conv layers, for overlaying on a few real input images."""
+"""Per-image firing maps of conv layers, measured on a few real input images.
+
+The maps are what :func:`actsparse.report.overlay.overlay_figure` lays over the images; this
+module runs the model and keeps the maps, the report only draws them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from actsparse._hooks import LayerSpec, hooked, select_layers
+from actsparse._hooks import LayerSpec, evaluating, hooked, select_layers
 
 MAX_IMAGES = 8  # maps are kept whole (K, h, w) per layer: K stays small
 
@@ -98,15 +102,10 @@ def example_maps(
         active = x.abs() > threshold if threshold > 0 else x != 0  # (K, C, h, w)
         maps[name] = active.float().mean(dim=1).cpu()  # (K, h, w)
 
-    modes = {m: m.training for m in model.modules()}
+    targets = select_layers(model, layers)
     device = next((p.device for p in model.parameters()), None)
-    try:
-        model.eval()
-        with hooked(model, select_layers(model, layers), observe), torch.no_grad():
-            model(inputs.to(device) if device is not None else inputs)
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
+    with evaluating(model), torch.no_grad(), hooked(model, targets, observe):
+        model(inputs.to(device) if device is not None else inputs)
     if not maps:
         raise ValueError(
             "none of the selected layers gives a 4D (N, C, H, W) activation, so there is no map "

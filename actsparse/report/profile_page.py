@@ -1,4 +1,4 @@
-"""The self-contained HTML report: one file, CSS inline, plots embedded as base64 PNG.
+"""The profile report: one self-contained HTML page of a Profile, plots embedded as PNG.
 
 The page loads nothing from anywhere: no scripts, no fonts, no external images. All text taken
 from the profile (layer names, metadata) is escaped.
@@ -10,36 +10,20 @@ import json
 import os
 from dataclasses import dataclass
 from html import escape
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from actsparse._atomic import write_text_atomic
+from actsparse.measure.examples import Examples
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.profile import Profile
-from actsparse.report import plots
-from actsparse.report._format import fmt, shape_text, union_sizes_shown
-from actsparse.report._mpl import MAX_PANELS, png_data_uri
-from actsparse.report.examples import Examples
+from actsparse.report import profile_figures as plots
+from actsparse.report.figures import MAX_PANELS, img_tag
+from actsparse.report.format import fmt, shape_text, union_sizes_shown
 from actsparse.report.overlay import MAX_LAYERS, overlay_figure
+from actsparse.report.page import document, facts_table, section, write_page
 
-FILE_NAME = "report.html"
-
-CSS = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
-       max-width: 1200px; padding: 0 1em; color: #222; }
-h1 { margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right; }
-th { background: #f4f4f4; position: sticky; top: 0; }
-td.name, th.name, .meta th, .meta td { text-align: left; }
-td.name { font-family: ui-monospace, Menlo, Consolas, monospace; white-space: nowrap; }
-.warn { color: #b00020; font-weight: 600; }
-.note { color: #555; max-width: 60em; }
-.scroll { overflow-x: auto; }
-img { max-width: 100%; height: auto; display: block; margin: 0.5em 0; }
-dt { font-weight: 600; } dd { margin: 0 0 0.4em 1.5em; color: #444; }
-"""
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 GLOSSARY = [
     ("density", "fraction of activations that are active (a != 0, or |a| above the threshold)."),
@@ -58,7 +42,7 @@ GLOSSARY = [
 class _Plot:
     title: str
     note: str
-    uri: str
+    figure: Figure
 
 
 def write_report(
@@ -94,11 +78,7 @@ def write_report(
         raise TypeError(f"profile must be an actsparse Profile, got {type(profile).__name__}")
     if len(profile) == 0:
         raise ValueError("the profile has no layers: there is nothing to report")
-    target = Path(path)
-    if target.suffix.lower() not in (".html", ".htm"):
-        target = target / FILE_NAME
-    page = render(profile, title=title, examples=examples)
-    return write_text_atomic(target, page)
+    return write_page(path, render(profile, title=title, examples=examples))
 
 
 def render(profile: Profile, *, title: str | None = None, examples: Examples | None = None) -> str:
@@ -112,19 +92,13 @@ def render(profile: Profile, *, title: str | None = None, examples: Examples | N
         True
     """
     heading = title if title is not None else f"actsparse report: {profile.meta.get('model', '')}"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(heading)}</title><style>{CSS}</style></head><body>",
-        f"<header><h1>{escape(heading)}</h1>{_meta_table(profile)}</header>",
+    sections = [
         _layer_table(profile),
-        *(_plot_section(p) for p in _plots(profile, examples)),
+        *(section(p.title, img_tag(p.figure, p.title), note=p.note)
+          for p in _plots(profile, examples)),
         _glossary(),
-        f'<footer class="note"><p>Written by actsparse {escape(_version())}.</p></footer>',
-        "</body></html>",
     ]
-    return "\n".join(parts) + "\n"
+    return document(heading, sections, header=_meta_table(profile))
 
 
 def _plots(profile: Profile, examples: Examples | None) -> list[_Plot]:
@@ -135,22 +109,22 @@ def _plots(profile: Profile, examples: Examples | None) -> list[_Plot]:
         _Plot("Density and near-zero fractions",
               f"Bars: density. Markers: fraction of values with |a| below {near}. Soft-sparse "
               "layers (GELU, SiLU) have density near 1 yet many values near zero.",
-              png_data_uri(plots.density_figure(profile))),
+              plots.density_figure(profile)),
         _Plot("Firing rates of units",
               "Per layer, how many units fire how often. A spike at 0 is dead units, a spike "
               "at 1 units that are always on." + thinned,
-              png_data_uri(plots.firing_rate_figure(profile))),
+              plots.firing_rate_figure(profile)),
         _Plot("Dead units",
               "Fraction of each layer's units never active on the data seen.",
-              png_data_uri(plots.dead_units_figure(profile))),
+              plots.dead_units_figure(profile)),
         _Plot("Per-sample (population) density",
               "Distribution over samples of the fraction of a layer's values active for that "
               "sample; the dot is the layer's overall density.",
-              png_data_uri(plots.population_density_figure(profile))),
+              plots.population_density_figure(profile)),
         _Plot("Batch-union density against B",
               "Fraction of units active in at least one of B samples; missing points: fewer "
               "than B samples were seen.",
-              png_data_uri(plots.union_figure(profile))),
+              plots.union_figure(profile)),
     ]
     spatial = plots.spatial_figure(profile)
     if spatial is not None:
@@ -158,23 +132,16 @@ def _plots(profile: Profile, examples: Examples | None) -> list[_Plot]:
         more = f" Showing {MAX_PANELS} of {conv} layers." if conv > MAX_PANELS else ""
         found.append(_Plot("Spatial firing maps",
                            "Per conv layer, the firing rate at each position, averaged over "
-                           "samples and channels." + more, png_data_uri(spatial)))
+                           "samples and channels." + more, spatial))
     if examples is not None:
         more = (f" Showing {MAX_LAYERS} of {len(examples.names)} layers."
                 if len(examples.names) > MAX_LAYERS else "")
-        overlay = png_data_uri(overlay_figure(examples))
+        overlay = overlay_figure(examples)
         found.append(_Plot("Firing maps over example images",
                            "Each conv layer's fraction of active channels per position, for "
                            "each image, upsampled and laid over it (column scale: 0 to the "
                            "column's largest value)." + more, overlay))
     return found
-
-
-def _plot_section(plot: _Plot) -> str:
-    return (
-        f"<section><h2>{escape(plot.title)}</h2><p class=\"note\">{escape(plot.note)}</p>"
-        f'<img alt="{escape(plot.title)}" src="{plot.uri}"></section>'
-    )
 
 
 def _meta_table(profile: Profile) -> str:
@@ -188,11 +155,7 @@ def _meta_table(profile: Profile) -> str:
     )
     rows["near-zero thresholds"] = ", ".join(f"{t:g}" for t in config.near_zero)
     rows["union sizes B"] = ", ".join(str(b) for b in config.union_sizes)
-    cells = "".join(
-        f"<tr><th>{escape(str(key))}</th><td>{escape(_text(value))}</td></tr>"
-        for key, value in rows.items()
-    )
-    return f'<table class="meta">{cells}</table>'
+    return facts_table({str(key): _text(value) for key, value in rows.items()})
 
 
 def _text(value: Any) -> str:
@@ -213,10 +176,9 @@ def _layer_table(profile: Profile) -> str:
         f'<th class="name">{h}</th>' if i == 0 else f"<th>{h}</th>" for i, h in enumerate(headers)
     )
     body = "".join(_layer_row(lp, sizes) for lp in profile)
-    return (
-        '<section id="layers"><h2>Layers</h2><div class="scroll"><table>'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>"
-    )
+    table = (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+             f"<tbody>{body}</tbody></table></div>")
+    return section("Layers", table, anchor="layers")
 
 
 def _layer_row(layer: LayerProfile, sizes: list[int]) -> str:
@@ -246,12 +208,5 @@ def _warn(count: int) -> str:
 
 def _glossary() -> str:
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in GLOSSARY)
-    return f"<section><h2>What the columns mean</h2><dl>{items}</dl></section>"
-
-
-def _version() -> str:
-    try:
-        return metadata.version("actsparse")
-    except metadata.PackageNotFoundError:
-        return "(not installed)"
+    return section("What the columns mean", f"<dl>{items}</dl>")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actsparse.study.anchor import NUMENTA_MNIST, anchor_rows
-from actsparse.study.page import SECTIONS, render, write_page
+from actsparse.report.study_page import SECTIONS, render, write_study_page
+from actsparse.study.anchor import anchor_rows
+from actsparse.study.summary import METRICS
 
 
 def mnist_runs() -> dict[str, list[dict[str, Any]]]:
@@ -17,23 +18,12 @@ def mnist_runs() -> dict[str, list[dict[str, Any]]]:
             "l1": [run(0.96, 19500), run(0.96, 19700)]}
 
 
-def test_anchor_has_numentas_rows_and_ours() -> None:
-    anchor = anchor_rows(mnist_runs(), "mnist", "l1")
-    assert anchor["numenta"] == list(NUMENTA_MNIST)
-    assert [r["variant"] for r in anchor["ours"]] == ["dense", "kwta", "l1"]
-    dense = anchor["ours"][0]
-    assert dense["noise_score"]["mean"] == 18100
-    assert dense["noise_score_per_10k"]["mean"] == 90500  # scaled from 2,000 test images
-    assert dense["seeds"] == 2 and dense["noise_score"]["lo"] is not None
-    assert not anchor_rows(mnist_runs(), "fashion-mnist", None)["available"]
-
-
 def test_page_shows_the_anchor_and_every_section(tmp_path: Path) -> None:
     study = {"data": "mnist", "seeds": 2, "epochs": 1, "variants": [], "claims": [],
              "runs": {}, "summary": {}, "noise_curves": {}, "layers": {},
              "anchor": anchor_rows(mnist_runs(), "mnist", "l1"),
              "links": {"profile <pretrained>": "profile/report.html"}}
-    page = write_page(study, tmp_path / "report.html").read_text()
+    page = write_study_page(study, tmp_path / "report.html", METRICS).read_text()
     for heading in SECTIONS:
         assert f">{heading.replace(chr(39), '&#x27;')}</h2>" in page
     assert "97,040" in page and "103,764" in page and "ours: kwta" in page
@@ -48,7 +38,7 @@ def test_one_seed_warns_and_names_are_escaped() -> None:
         "claims": [{"claim": "noise", "text": "a <b>", "evidence": "x & y",
                     "verdict": "inconclusive", "reason": "fewer than 2 seeds", "best": None}],
         "runs": {}, "summary": {}, "noise_curves": {}, "layers": {}}
-    page = render(study)
+    page = render(study, METRICS)
     assert "One seed: no confidence intervals" in page
     assert "&lt;mnist&gt;" in page and "a &lt;b&gt;" in page and "x &amp; y" in page
     assert "<mnist>" not in page

@@ -1,17 +1,25 @@
-"""example_maps and the overlay of per-image firing maps on real input images."""
+"""example_maps: per-image fractions of active channels of conv layers; the model unchanged."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections import OrderedDict
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-import actsparse
-from actsparse.report import Examples, example_maps, write_report
-from actsparse.report.html import render
+from actsparse.measure.examples import Examples, example_maps
+
+
+@pytest.fixture
+def conv_net() -> nn.Sequential:
+    """Two conv layers and a linear layer, each followed by an activation (3 layers, 2 conv)."""
+    torch.manual_seed(0)
+    return nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(1, 6, 3, padding=1), act1=nn.ReLU(),  # (N, 6, 16, 16)
+        conv2=nn.Conv2d(6, 8, 3, stride=2, padding=1), act2=nn.ReLU(),  # (N, 8, 8, 8)
+        flat=nn.Flatten(), fc=nn.Linear(8 * 8 * 8, 16), act3=nn.GELU()))  # (N, 16)
 
 
 def digits(k: int) -> torch.Tensor:
@@ -21,7 +29,7 @@ def digits(k: int) -> torch.Tensor:
     return F.interpolate(images[:, None], size=(16, 16), mode="bilinear", align_corners=False)
 
 
-def test_maps_are_channel_fractions(conv_net: nn.Module) -> None:
+def test_maps_are_channel_fractions(conv_net: nn.Sequential) -> None:
     images = digits(4)
     ex = example_maps(conv_net, (images - 0.5) / 0.5, images)
     assert ex.names == ["act1", "act2"]  # act3 is (N, 16): no map
@@ -33,16 +41,7 @@ def test_maps_are_channel_fractions(conv_net: nn.Module) -> None:
     torch.testing.assert_close(ex.images, images)
 
 
-def test_overlay_in_report(conv_net: nn.Module, tmp_path: Path) -> None:
-    images = digits(3)
-    prof = actsparse.profile(conv_net, [digits(32)])
-    ex = example_maps(conv_net, images, images, layers=["act1", "act2"])
-    page = write_report(prof, tmp_path, examples=ex).read_text()
-    assert page.count("<img ") == 5 + 1 + 1  # plots + spatial maps + overlay
-    assert "Firing maps over example images" in page
-
-
-def test_model_left_as_it_came_and_images_capped(conv_net: nn.Module) -> None:
+def test_model_left_as_it_came_and_images_capped(conv_net: nn.Sequential) -> None:
     conv_net.train()
     ex = example_maps(conv_net, torch.rand(20, 1, 16, 16), None)
     assert len(ex) == 8
@@ -51,12 +50,12 @@ def test_model_left_as_it_came_and_images_capped(conv_net: nn.Module) -> None:
     assert float(ex.images.min()) >= 0.0 and float(ex.images.max()) <= 1.0
 
 
-def test_rgb_random_images_render() -> None:
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU())
-    images = torch.rand(2, 3, 17, 17)
-    ex = example_maps(net, images, images)
-    prof = actsparse.profile(net, [images])
-    assert render(prof, examples=ex).count("data:image/png;base64,") == 5 + 1 + 1
+def test_model_left_as_it_came_when_the_forward_fails(conv_net: nn.Sequential) -> None:
+    conv_net.train()
+    with pytest.raises(RuntimeError):
+        example_maps(conv_net, torch.rand(2, 3, 16, 16), None)  # 3 channels into Conv2d(1, ...)
+    assert all(m.training for m in conv_net.modules())
+    assert all(not m._forward_hooks for m in conv_net.modules())
 
 
 def test_clear_errors() -> None:

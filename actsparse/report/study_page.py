@@ -10,24 +10,24 @@ base64 PNG, every text escaped.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from actsparse._atomic import write_text_atomic
-from actsparse.report._mpl import new_figure, png_data_uri
-from actsparse.report.html import CSS as REPORT_CSS
-from actsparse.study.stats import Summary
-from actsparse.study.summary import METRICS
+from actsparse.report.figures import figure_or_note
+from actsparse.report.format import fmt, interval
+from actsparse.report.page import anchor_for, document, facts_table, section, write_page
+from actsparse.report.study_figures import (
+    Metric,
+    class_overlap_figure,
+    maps_figure,
+    noise_figure,
+    scatter_figure,
+)
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
-CSS = REPORT_CSS + """
+EXTRA_CSS = """
 .supported { background: #d8f0d8; } .not-supported { background: #f6d6d6; }
 .inconclusive { background: #f4ecd0; }
 td.verdict { font-weight: 600; text-align: center; }
@@ -39,78 +39,81 @@ SECTIONS = ("Claims", "Numenta's MNIST table", "Results", "Noise robustness",
 RESULT_METRICS = ("test_accuracy", "gap", "noise_score", "mean_density", "selectivity",
                   "overlap_between", "overlap_vs_chance", "flops_ratio", "params_after",
                   "speedup_vs_dense", "speedup_vs_own")
-COLORS = {"dense": "#444444", "dropout": "#8c8c8c", "l1": "#1f77b4", "hoyer": "#2ca02c",
-          "kwta": "#d62728", "sc": "#9467bd"}
+EMPTY = "Nothing to draw: not measured in this study."
 
 
-def write_page(study: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+def write_study_page(study: Mapping[str, Any], path: str | os.PathLike[str],
+                     metrics: Mapping[str, Metric]) -> Path:
     """Write the report of ``study`` (the content of ``study.json``) to ``path``, atomically.
+
+    ``metrics`` is the study's metric table (:data:`actsparse.study.summary.METRICS`): how each
+    number is read from a run, named and shown.
 
     Example:
         >>> import tempfile
-        >>> from actsparse.study.stats import summarize
+        >>> from actsparse.study.summary import METRICS
         >>> study = {"data": "toy", "seeds": 1, "epochs": 1, "variants": [], "claims": [],
         ...          "runs": {}, "summary": {}, "noise_curves": {}, "layers": {}}
-        >>> page = write_page(study, tempfile.mkdtemp() + "/report.html")
-        >>> "<h2 id=\\"claims\\">Claims</h2>" in page.read_text()
+        >>> page = write_study_page(study, tempfile.mkdtemp() + "/report.html", METRICS)
+        >>> '<section id="claims"><h2>Claims</h2>' in page.read_text()
         True
     """
-    target = Path(path)
-    html = render(study)
-    return write_text_atomic(target, html)
+    return write_page(path, render(study, metrics))
 
 
-def render(study: Mapping[str, Any]) -> str:
-    """The page's HTML as a string (what :func:`write_page` writes)."""
+def render(study: Mapping[str, Any], metrics: Mapping[str, Metric]) -> str:
+    """The page's HTML as a string (what :func:`write_study_page` writes).
+
+    Example:
+        >>> from actsparse.study.summary import METRICS
+        >>> page = render({"data": "<toy>", "seeds": 2}, METRICS)
+        >>> "<h1>actsparse study: dense vs sparse on &lt;toy&gt;</h1>" in page
+        True
+    """
     title = f"actsparse study: dense vs sparse on {study.get('data', '?')}"
     runs: Mapping[str, Sequence[Mapping[str, Any]]] = study.get("runs", {})
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
-        f"<header><h1>{escape(title)}</h1>{_intro(study)}</header>",
+    sections = [
         _section("Claims", _claims(study)),
         _section("Numenta's MNIST table", _anchor(study.get("anchor") or {})),
-        _section("Results", _results(study)),
-        _section("Noise robustness", _figure_or_note(
-            lambda: _noise_figure(study), "Accuracy against noise level",
-            "Mean accuracy over seeds at each noise level; the band is the 95% CI.")),
-        _section("Density and accuracy", _figure_or_note(
-            lambda: _scatter(runs, "mean_density", "test_accuracy"), "Density against accuracy",
+        _section("Results", _results(study, metrics)),
+        _section("Noise robustness", figure_or_note(
+            lambda: noise_figure(study), "Accuracy against noise level",
+            "Mean accuracy over seeds at each noise level; the band is the 95% CI.", EMPTY)),
+        _section("Density and accuracy", figure_or_note(
+            lambda: scatter_figure(study, metrics, "mean_density", "test_accuracy"),
+            "Density against accuracy",
             "Each point is a run (mean density of the hidden layers on the test set, test "
-            "accuracy); the cross is the variant's mean with its 95% CIs.")),
-        _section("Speed and density", _figure_or_note(
-            lambda: _scatter(runs, "flops_ratio", "speedup_vs_dense"), "Speed against density",
+            "accuracy); the cross is the variant's mean with its 95% CIs.", EMPTY)),
+        _section("Speed and density", figure_or_note(
+            lambda: scatter_figure(study, metrics, "flops_ratio", "speedup_vs_dense"),
+            "Speed against density",
             "x: FLOPs a skip-zero kernel would execute at the input densities seen, as a "
             "fraction of dense FLOPs. y: measured batch-1 speedup of the accelerated model over "
             "the dense reference (median of per-image ratios, interleaved, same loop). The "
-            "dashed line is no speedup.")),
+            "dashed line is no speedup.", EMPTY)),
         _section("Per-layer density", _layer_table(study, "density", "density")),
-        _section("Activation maps", _figure_or_note(
-            lambda: _maps_figure(study), "Activation maps",
+        _section("Activation maps", figure_or_note(
+            lambda: maps_figure(study), "Activation maps",
             "First test images (top row) and, per variant (seed 0), the fraction of the first "
-            "conv layer's channels active at each position (0 white to 1 dark).")),
-        _section("Class overlap", _figure_or_note(
-            lambda: _overlap_figure(study), "Class overlap heatmaps",
+            "conv layer's channels active at each position (0 white to 1 dark).", EMPTY)),
+        _section("Class overlap", figure_or_note(
+            lambda: class_overlap_figure(study), "Class overlap heatmaps",
             "Seed 0 of each variant, last hidden layer: mean Jaccard index of the active sets "
             "of test samples of class i and class j (diagonal: pairs within a class); "
-            "'chance' is the Jaccard of random codes of the same density.")),
+            "'chance' is the Jaccard of random codes of the same density.", EMPTY)),
         _section("Selectivity and overlap per layer", _per_layer(study)),
-        _section("Runs", _runs_table(runs)),
+        _section("Runs", _runs_table(runs, metrics)),
         _section("Method", _method(study)),
         _links(study.get("links") or {}),
-        '<footer class="note"><p>Written by actsparse study.</p></footer>',
-        "</body></html>",
     ]
-    return "\n".join(parts) + "\n"
+    return document(title, sections, header=_intro(study), extra_css=EXTRA_CSS,
+                    footer="Written by actsparse study.")
 
 
 # ---- text sections ---------------------------------------------------------------------------
 
 def _section(title: str, body: str) -> str:
-    anchor = title.lower().replace("'", "").replace(" ", "-")
-    return f'<section><h2 id="{escape(anchor)}">{escape(title)}</h2>{body}</section>'
+    return section(title, body, anchor=anchor_for(title))
 
 
 def _intro(study: Mapping[str, Any]) -> str:
@@ -128,12 +131,10 @@ def _intro(study: Mapping[str, Any]) -> str:
                                                       ).items()) or "none",
         "time": f"{study['seconds']:.0f} s" if study.get("seconds") is not None else "-",
     }
-    cells = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"
-                    for k, v in rows.items())
     note = ("" if (study.get("seeds") or 0) >= 2 else
             '<p class="warn">One seed: no confidence intervals, so every verdict is '
             "inconclusive. Run with --seeds 3 or more.</p>")
-    return f'<table class="meta">{cells}</table>{note}'
+    return facts_table({k: str(v) for k, v in rows.items()}) + note
 
 
 def _claims(study: Mapping[str, Any]) -> str:
@@ -160,11 +161,10 @@ def _anchor(anchor: Mapping[str, Any]) -> str:
             f"<td>{r['noise_score']:,}</td><td>-</td><td>-</td></tr>"
             for r in anchor["numenta"]]
     for r in anchor["ours"]:
-        acc, score = Summary(**r["accuracy"]), Summary(**r["noise_score"])
-        per10k = Summary(**r["noise_score_per_10k"])
+        acc, score, per10k = r["accuracy"], r["noise_score"], r["noise_score_per_10k"]
         rows.append(f"<tr><td class=\"name\">ours: {escape(r['variant'])}</td>"
-                    f"<td>{escape(acc.text(2, 100.0))}</td><td>{escape(score.text(0))}</td>"
-                    f"<td>{escape(per10k.text(0))}</td>"
+                    f"<td>{escape(_ci(acc, 2, 100.0))}</td><td>{escape(_ci(score, 0))}</td>"
+                    f"<td>{escape(_ci(per10k, 0))}</td>"
                     f"<td>{r['test_images']} images, {r['seeds']} seed(s)</td></tr>")
     return (f'<div class="scroll"><table><tr><th class="name">model</th>'
             f"<th>test accuracy (%)</th><th>noise score</th><th>noise score per 10,000</th>"
@@ -176,13 +176,14 @@ def _anchor(anchor: Mapping[str, Any]) -> str:
             "110,000 on the 10,000 test images.</p>")
 
 
-def _results(study: Mapping[str, Any]) -> str:
+def _results(study: Mapping[str, Any], metrics: Mapping[str, Metric]) -> str:
     summary: Mapping[str, Mapping[str, Any]] = study.get("summary", {})
-    head = "".join(f"<th>{escape(METRICS[m].label)}</th>" for m in RESULT_METRICS)
+    head = "".join(f"<th>{escape(metrics[m].label)}</th>" for m in RESULT_METRICS)
     rows = []
     for v in study.get("variants", []):
-        cells = "".join(f"<td>{escape(METRICS[m].text(_summary(summary.get(v['name'], {}), m)))}"
-                        "</td>" for m in RESULT_METRICS)
+        found = summary.get(v["name"], {})
+        cells = "".join(f"<td>{escape(_metric_ci(found.get(m), metrics[m]))}</td>"
+                        for m in RESULT_METRICS)
         mark = "" if v["sparse"] else " (not sparse)"
         rows.append(f'<tr><td class="name">{escape(v["name"] + mark)}</td>{cells}</tr>')
     return (f'<div class="scroll"><table><tr><th class="name">variant</th>{head}</tr>'
@@ -200,7 +201,7 @@ def _layer_table(study: Mapping[str, Any], key: str, label: str) -> str:
     head = "".join(f"<th>{escape(n)}</th>" for n in names)
     rows = []
     for variant, v in layers_by_variant.items():
-        cells = "".join(f"<td>{escape(_text(v.get(key, {}).get(n)))}</td>" for n in names)
+        cells = "".join(f"<td>{escape(_ci(v.get(key, {}).get(n)))}</td>" for n in names)
         rows.append(f'<tr><td class="name">{escape(variant)}</td>{cells}</tr>')
     return (f'<div class="scroll"><table><tr><th class="name">{escape(label)}</th>{head}</tr>'
             f'{"".join(rows)}</table></div><p class="note">Fraction of nonzero activations of '
@@ -222,13 +223,15 @@ def _per_layer(study: Mapping[str, Any]) -> str:
         "sets of 100 test samples per class.</p>")
 
 
-def _runs_table(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+def _runs_table(runs: Mapping[str, Sequence[Mapping[str, Any]]],
+                metrics: Mapping[str, Metric]) -> str:
     cols = ("test_accuracy", "noise_score", "mean_density", "params_after", "speedup_vs_dense")
-    head = "".join(f"<th>{escape(METRICS[c].label)}</th>" for c in cols)
+    head = "".join(f"<th>{escape(metrics[c].label)}</th>" for c in cols)
     rows = []
     for variant, rs in runs.items():
         for r in rs:
-            cells = "".join(f"<td>{escape(_value(METRICS[c].read(r), c))}</td>" for c in cols)
+            cells = "".join(f"<td>{escape(_value(metrics[c].read(r), metrics[c]))}</td>"
+                            for c in cols)
             rows.append(f'<tr><td class="name">{escape(variant)}</td><td>{r.get("seed")}</td>'
                         f'{cells}<td>{r.get("train_seconds", 0):.0f}</td>'
                         f'<td>{r.get("measure_seconds", 0):.0f}</td></tr>')
@@ -298,146 +301,22 @@ def _links(links: Mapping[str, str]) -> str:
         return ""
     items = "".join(f'<li><a href="{escape(href)}">{escape(label)}</a></li>'
                     for label, href in links.items())
-    return f'<section><h2 id="more-reports">More reports</h2><ul>{items}</ul></section>'
+    return section("More reports", f"<ul>{items}</ul>", anchor="more-reports")
 
 
-def _summary(d: Mapping[str, Any], key: str) -> Summary | None:
-    value = d.get(key)
-    return Summary(**value) if value else None
+def _ci(d: Mapping[str, Any] | None, digits: int = 3, scale: float = 1.0) -> str:
+    """A summary of ``study.json`` (mean, lo, hi, n) as ``mean ± half-width``; '-' if None."""
+    if not d:
+        return "-"
+    half = None if d.get("hi") is None else d["hi"] - d["mean"]
+    return interval(d["mean"], half, d["n"], digits, scale)
 
 
-def _text(d: Mapping[str, Any] | None) -> str:
-    return Summary(**d).text(3) if d else "-"
+def _metric_ci(d: Mapping[str, Any] | None, metric: Metric) -> str:
+    return _ci(d, metric.digits, metric.scale) + metric.unit if d else "-"
 
 
-def _value(v: float | None, metric: str) -> str:
+def _value(v: float | None, metric: Metric) -> str:
     if v is None:
         return "-"
-    m = METRICS[metric]
-    return f"{v * m.scale:.{m.digits}f}{m.unit}"
-
-
-# ---- figures ---------------------------------------------------------------------------------
-
-def _figure_or_note(draw: Any, alt: str, note: str) -> str:
-    fig = draw()
-    if fig is None:
-        return '<p class="note">Nothing to draw: not measured in this study.</p>'
-    return (f'<p class="note">{escape(note)}</p>'
-            f'<img alt="{escape(alt)}" src="{png_data_uri(fig)}">')
-
-
-def _color(variant: str) -> str:
-    return COLORS.get(variant, "#17becf")
-
-
-def _noise_figure(study: Mapping[str, Any]) -> Figure | None:
-    curves: Mapping[str, Sequence[Mapping[str, Any]]] = study.get("noise_curves", {})
-    levels = (study.get("noise_protocol") or {}).get("levels", [])
-    if not curves or not levels or not any(curves.values()):
-        return None
-    fig = new_figure(7.0, 4.2)
-    ax = fig.add_subplot(1, 1, 1)
-    for variant, curve in curves.items():
-        if not curve:
-            continue
-        mean = [c["mean"] * 100 for c in curve]
-        ax.plot(levels, mean, marker="o", ms=3, color=_color(variant), label=variant)
-        if all(c["lo"] is not None for c in curve):
-            ax.fill_between(levels, [c["lo"] * 100 for c in curve],
-                            [c["hi"] * 100 for c in curve], color=_color(variant), alpha=0.2)
-    ax.set_ylim(0.0, 101.0)
-    ax.set_xlabel("noise level (fraction of pixels set to mean + 2 std)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def _scatter(runs: Mapping[str, Sequence[Mapping[str, Any]]], x: str, y: str) -> Figure | None:
-    mx, my = METRICS[x], METRICS[y]
-    points: dict[str, list[tuple[float, float]]] = {}
-    for v, rs in runs.items():
-        pairs = ((mx.read(r), my.read(r)) for r in rs)
-        points[v] = [(a, b) for a, b in pairs if a is not None and b is not None]
-    if not any(points.values()):
-        return None
-    fig = new_figure(6.5, 4.2)
-    ax = fig.add_subplot(1, 1, 1)
-    for variant, ps in points.items():
-        if not ps:
-            continue
-        xs = [a * mx.scale for a, _ in ps]
-        ys = [b * my.scale for _, b in ps]
-        ax.scatter(xs, ys, s=18, color=_color(variant), alpha=0.6, label=variant)
-        _mean_cross(ax, xs, ys, _color(variant))
-    if y.startswith("speedup"):
-        ax.axhline(1.0, color="#999999", ls="--", lw=1)
-    ax.set_xlabel(mx.label)
-    ax.set_ylabel(my.label)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def _mean_cross(ax: Axes, xs: list[float], ys: list[float], color: str) -> None:
-    from actsparse.study.stats import summarize
-
-    sx, sy = summarize(xs), summarize(ys)
-    xerr = sx.half_width if sx.half_width is not None else 0.0
-    yerr = sy.half_width if sy.half_width is not None else 0.0
-    ax.errorbar([sx.mean], [sy.mean], xerr=[xerr], yerr=[yerr], color=color, marker="x",
-                ms=9, capsize=3, lw=1.2)
-
-
-def _maps_figure(study: Mapping[str, Any]) -> Figure | None:
-    examples = study.get("examples") or {}
-    images, maps = examples.get("images") or [], examples.get("maps") or {}
-    maps = {v: m for v, m in maps.items() if m}
-    if not images or not maps:
-        return None
-    k = len(images)
-    rows = 1 + len(maps)
-    fig = new_figure(1.6 * k + 1.2, 1.6 * rows)
-    axes = fig.subplots(rows, k, squeeze=False)
-    for j, img in enumerate(images):
-        axes[0][j].imshow(img, cmap="gray", vmin=0.0, vmax=1.0)
-    axes[0][0].set_ylabel("input", fontsize=8)
-    image = None
-    for i, (variant, layers) in enumerate(maps.items(), start=1):
-        layer = next(iter(layers))
-        for j, m in enumerate(layers[layer][:k]):
-            image = axes[i][j].imshow(m, cmap="Greys", vmin=0.0, vmax=1.0)
-        axes[i][0].set_ylabel(f"{variant}\n{layer}", fontsize=8)
-    for ax in fig.axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    if image is not None:
-        fig.colorbar(image, ax=list(axes[1:, -1]), shrink=0.8, label="fraction active")
-    return fig
-
-
-def _overlap_figure(study: Mapping[str, Any]) -> Figure | None:
-    import torch
-
-    from actsparse.interpret.interpret_page import overlap_figure
-    from actsparse.interpret.overlap import Overlap
-
-    found: dict[str, Overlap] = {}
-    for variant, rs in (study.get("runs") or {}).items():
-        if not rs or not rs[0].get("overlap"):
-            continue
-        layer, o = list(rs[0]["overlap"].items())[-1]
-        matrix = torch.tensor([[math.nan if v is None else v for v in row]
-                               for row in o["matrix"]], dtype=torch.float64)
-        found[f"{variant} {layer}"] = Overlap(
-            matrix, _num(o["within"]), _num(o["between"]), _num(o["density"]),
-            _num(o.get("chance")), _num(o.get("chance_rates")), tuple(o.get("classes", ())),
-            tuple(o.get("counts", ())), int(o.get("units", 0)))
-    if not found:
-        return None
-    return overlap_figure(found)
-
-
-def _num(v: Any) -> float:
-    return math.nan if v is None else float(v)
+    return fmt(v * metric.scale, f".{metric.digits}f") + metric.unit
