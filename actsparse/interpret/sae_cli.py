@@ -111,7 +111,7 @@ def run_sae(
     from actsparse import zoo
     from actsparse.interpret.capture import capture_activations, resolve_layer
     from actsparse.interpret.sae import SparseAutoencoder
-    from actsparse.interpret.sae_metrics import downstream_effect, evaluate_sae
+    from actsparse.interpret.sae_eval import downstream_effect, evaluate_sae
     from actsparse.interpret.sae_report import top_latent_examples, write_sae_page
     from actsparse.interpret.sae_train import save_sae, train_sae
 

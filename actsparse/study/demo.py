@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from actsparse.study.measure import MeasureSettings
+from actsparse.study.measurements import MeasureSettings
 
 DEMO_VARIANTS = ("dense", "l1", "kwta")
 DEMO_SEEDS, DEMO_EPOCHS = 3, 1

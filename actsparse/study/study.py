@@ -24,7 +24,7 @@ import torch
 from actsparse._atomic import write_text_atomic
 from actsparse.study.anchor import anchor_rows
 from actsparse.study.claims import RULE, claims_table
-from actsparse.study.measure import MeasureSettings, measure_run
+from actsparse.study.measurements import MeasureSettings, measure_run
 from actsparse.study.noise import white_value
 from actsparse.study.runs import ensure_run, run_config, run_dir
 from actsparse.study.summary import (

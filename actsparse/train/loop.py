@@ -37,9 +37,9 @@ from actsparse.train.checkpoint import (
     restore,
     save_checkpoint,
 )
-from actsparse.train.metrics import densities, evaluate, write_metrics
 from actsparse.train.models import ARCHS, CNN, MLP, build_model, model_config
 from actsparse.train.progress import EpochBar
+from actsparse.train.run_metrics import densities, evaluate, write_metrics
 from actsparse.train.spec import SparsitySpec, parse_sparsity
 
 # How an sc front end's dictionary is learned (part of the run's identity in a checkpoint).
