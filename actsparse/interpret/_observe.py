@@ -7,14 +7,14 @@ attention mask (text) and the index of the batch's first sample in the stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
-from actsparse._hooks import LayerSpec, hooked, select_layers
-from actsparse.measure.batches import model_device, unpack_batch
+from actsparse._hooks import LayerSpec, evaluating, hooked, parse_layer_name, select_layers
+from actsparse.measure.batches import iter_calls
 
 
 class Observer(Protocol):
@@ -58,17 +58,6 @@ def split_batch(batch: Any, index: int, need_labels: bool) -> tuple[Any, Tensor 
     return inputs, labels.long().cpu()
 
 
-def batch_size_of(inputs: Any) -> int | None:
-    """The leading size of the first tensor in ``inputs`` (a tensor or a mapping)."""
-    if isinstance(inputs, Tensor):
-        return int(inputs.shape[0]) if inputs.dim() else None
-    if isinstance(inputs, Mapping):
-        for value in inputs.values():
-            if isinstance(value, Tensor) and value.dim():
-                return int(value.shape[0])
-    return None
-
-
 def run_observers(
     model: nn.Module,
     batches: Iterable[Any],
@@ -87,8 +76,6 @@ def run_observers(
         raise TypeError("batches must be an iterable of batches (e.g. a list of "
                         f"(inputs, labels) pairs), not a single {type(batches).__name__}")
     targets = select_layers(model, layers)
-    device = model_device(model)
-    modes = {m: m.training for m in model.modules()}
     state: dict[str, Any] = {"labels": None, "mask": None, "offset": 0}
     seen_layers: set[str] = set()
 
@@ -100,25 +87,22 @@ def run_observers(
             raise ValueError(
                 f"layer {name!r}: {labels.shape[0]} labels for an output of batch size "
                 f"{x.shape[0]}; give one label per sample")
-        seen_layers.add(name.split("#")[0])
+        seen_layers.add(parse_layer_name(name).key)
         for obs in observers:
             obs.update(name, x.detach().float(), labels, state["mask"], state["offset"])
 
+    def inputs() -> Iterator[Any]:  # the labels go to the observers through ``state``
+        for i, batch in enumerate(batches):
+            x, state["labels"] = split_batch(batch, i, need_labels)
+            yield x
+
     count = 0
-    try:
-        model.eval()
-        with hooked(model, targets, observe), torch.inference_mode():
-            for i, batch in enumerate(batches):
-                inputs, labels = split_batch(batch, i, need_labels)
-                args, kwargs, mask = unpack_batch(inputs, i, 0, device)
-                state.update(labels=labels, mask=None if mask is None else mask.bool().cpu(),
-                             offset=count)
-                model(*args, **kwargs)
-                size = batch_size_of(inputs)
-                count += size if size is not None else 0
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
+    with evaluating(model), hooked(model, targets, observe), torch.inference_mode():
+        for call in iter_calls(model, inputs()):
+            mask = call.mask
+            state.update(mask=None if mask is None else mask.bool().cpu(), offset=count)
+            model(*call.args, **call.kwargs)
+            count += call.size or 0
     if count == 0:
         raise ValueError("batches is empty: there is nothing to measure")
     missing = [t.name for t in targets if t.name not in seen_layers]
