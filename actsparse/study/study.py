@@ -10,7 +10,6 @@ new seeds, and more ``--epochs`` continue every run from its checkpoint.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 
 import torch
 
-from actsparse._atomic import write_text_atomic
+from actsparse._jsonio import write_json
 from actsparse.study.anchor import anchor_rows
 from actsparse.study.claims import RULE, claims_table
 from actsparse.study.measurements import MeasureSettings, measure_run
@@ -172,7 +171,7 @@ def write_study(study: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     from actsparse.study.page import write_page
 
     out = Path(out)
-    path = write_text_atomic(out / STUDY_FILE, json.dumps(study, indent=1, allow_nan=False) + "\n")
+    path = write_json(out / STUDY_FILE, study, indent=1)
     return path, write_page(study, out / REPORT_FILE)
 
 
