@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from actsparse._hooks import LayerSpec, evaluating, hooked, parse_layer_name, select_layers
+from actsparse._jsonio import to_jsonable
 from actsparse.measure.batches import iter_calls
 
 
@@ -138,25 +139,21 @@ def per_sample_units(x: Tensor, mask: Tensor | None) -> Tensor:
 
 
 def json_float(value: float) -> float | None:
-    """``value`` as a float, or None when it is NaN or infinite (strict JSON has neither).
+    """``value`` as a float, or None when it is NaN or infinite (as ``_jsonio.to_jsonable``).
 
     Example:
         >>> json_float(0.5), json_float(float("nan"))
         (0.5, None)
     """
-    value = float(value)
-    return value if value == value and abs(value) != float("inf") else None
+    result: float | None = to_jsonable(float(value))
+    return result
 
 
 def json_list(t: Tensor) -> Any:
-    """A tensor as nested lists, NaN and infinities as None (strict JSON).
+    """A tensor as nested lists, NaN and infinities as None (:func:`actsparse._jsonio.to_jsonable`).
 
     Example:
         >>> json_list(torch.tensor([[1.0, float("nan")]]))
         [[1.0, None]]
     """
-    if t.dim() == 0:
-        return json_float(float(t)) if t.is_floating_point() else int(t)
-    if not t.is_floating_point():
-        return t.tolist()
-    return [json_list(row) for row in t] if t.dim() > 1 else [json_float(v) for v in t.tolist()]
+    return to_jsonable(t)
