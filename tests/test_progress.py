@@ -11,7 +11,7 @@ from torch import nn
 
 import actsparse
 from actsparse._progress import Bars, rich_available, track
-from actsparse.report.table import format_table, format_text, print_table
+from actsparse.report.table import format_table, format_text, print_rows, print_table
 
 
 @pytest.fixture
@@ -73,6 +73,12 @@ def test_without_rich_the_table_is_plain_text(no_rich: None,
     assert [line.split()[0] for line in lines[-2:]] == ["1", "3"]
     with pytest.raises(ImportError, match=r"actsparse\[cli\]"):
         format_table(prof)
+
+
+def test_print_rows_without_rich(no_rich: None, capsys: pytest.CaptureFixture[str]) -> None:
+    print_rows(["layer", "mean SI"], [["[bold]fc1", "0.500"]], title="interpret")
+    assert capsys.readouterr().out.splitlines() == [
+        "interpret", "layer      mean SI", "---------  -------", "[bold]fc1    0.500"]
 
 
 def test_plain_table_has_the_same_cells_as_the_rich_one() -> None:

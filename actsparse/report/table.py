@@ -158,3 +158,25 @@ def print_table(profile: Profile, console: Any = None) -> None:
         natural = Console(width=10_000).measure(table).maximum
         console = Console(width=max(Console().width, natural))
     console.print(table)
+
+
+def print_rows(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None,
+               console: Any = None) -> None:
+    """Print any small table: a :func:`rich_table` on ``console`` (stdout by default) when rich
+    is installed, else :func:`text_table`. Cells are plain text, never read as rich markup.
+
+    Example:
+        >>> print_rows(["layer", "units"], [["fc1", "8"]]) # doctest: +NORMALIZE_WHITESPACE
+        layer units
+        ...
+    """
+    if not rich_available():
+        print(text_table(headers, rows, title))
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    table = rich_table(headers, title)
+    for row in rows:
+        table.add_row(*(Text(str(cell)) for cell in row))
+    (console or Console()).print(table)
