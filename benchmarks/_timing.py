@@ -1,38 +1,29 @@
-"""Shared benchmark helpers: interleaved repeated timing, medians, and JSON output."""
+"""Benchmark helpers, a thin layer over :mod:`actsparse._timing` and :mod:`actsparse._jsonio`.
+
+``interleaved`` times a baseline and a candidate alternately (the library's interleaved timer)
+and returns the per-repeat seconds and ratios as a dict for the JSON; ``write_json`` adds where
+and when it was measured (:func:`actsparse._timing.machine`: date, CPU model, threads, versions)
+and writes strict JSON (NaN -> null) atomically.
+"""
 
 from __future__ import annotations
 
-import json
-import platform
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
+from actsparse import _jsonio
+from actsparse._timing import interleaved as _interleaved
+from actsparse._timing import machine
 
 
 def interleaved(
     baseline: Callable[[], object], candidate: Callable[[], object], repeats: int, warmup: int = 1
 ) -> dict[str, Any]:
-    """Time ``baseline`` and ``candidate`` alternately; the ratio is taken per repeat.
-
-    Alternating within one run keeps both exposed to the same machine noise; the median ratio
-    is the figure to quote.
-    """
-    for _ in range(warmup):
-        baseline()
-        candidate()
-    base_s, cand_s = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        baseline()
-        t1 = time.perf_counter()
-        candidate()
-        t2 = time.perf_counter()
-        base_s.append(t1 - t0)
-        cand_s.append(t2 - t1)
+    """Time ``baseline`` and ``candidate`` alternately; ``ratios`` are candidate / baseline per
+    repeat, and their median is the figure to quote."""
+    base_s, cand_s = (list(s) for s in _interleaved([baseline, candidate], repeats, warmup).seconds)
     ratios = [c / b for b, c in zip(base_s, cand_s, strict=True)]
     return {
         "baseline_s": base_s,
@@ -44,18 +35,8 @@ def interleaved(
     }
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "processor": platform.processor() or platform.machine(),
-    }
-
-
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine(), **payload}, indent=2))
+    """Write ``{"machine": machine(), **payload}`` to ``path`` as strict JSON; print the path."""
+    out = _jsonio.write_json(path, {"machine": machine(), **payload})
     print(f"wrote {out}")
     return out

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import torch
 
+from actsparse._jsonio import dumps
 from benchmarks._timing import write_json
 
 
@@ -39,8 +40,8 @@ def worker(n_images: int, batch_size: int) -> None:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     prof = actsparse.profile(zm.module, batches(), inputs=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"images": n_images, "samples": prof[prof.names[0]].samples,
-                      "peak_rss_kib": peak, "rss_before_profiling_kib": rss_before}))
+    print(dumps({"images": n_images, "samples": prof[prof.names[0]].samples,
+                 "peak_rss_kib": peak, "rss_before_profiling_kib": rss_before}, indent=None))
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import actsparse
 from actsparse import zoo
+from actsparse._hooks import parse_layer_name
 from benchmarks._timing import write_json
 
 CASES: list[dict[str, Any]] = [
@@ -39,7 +40,7 @@ def run(case: dict[str, Any]) -> dict[str, Any]:
                                  "near_zero", "hoyer", "gini", "dead_units", "union_density")}
         for s in (layer.summary() for layer in prof)
     ]
-    outputs = [layer for layer in layers if not layer["name"].endswith(":input")]
+    outputs = [layer for layer in layers if not parse_layer_name(layer["name"]).on_input]
     summary = {
         "mean_density": statistics.mean(layer["density"] for layer in outputs),
         "mean_zero_fraction": statistics.mean(layer["zero_fraction"] for layer in outputs),

@@ -23,7 +23,7 @@ from actsparse.cli.accelerate import run_accelerate
 from actsparse.cli.common import offline
 from actsparse.cli.profile import run_profile
 from actsparse.cli.study import claims_text
-from actsparse.study.measure import MeasureSettings
+from actsparse.study.measurements import MeasureSettings
 from actsparse.study.study import run_study
 
 DEMO_VARIANTS = ("dense", "l1", "kwta")

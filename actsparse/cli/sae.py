@@ -42,7 +42,7 @@ from actsparse.cli.common import (
 )
 from actsparse.interpret.capture import capture_activations, resolve_layer
 from actsparse.interpret.sae import SparseAutoencoder
-from actsparse.interpret.sae_metrics import downstream_effect, evaluate_sae
+from actsparse.interpret.sae_eval import downstream_effect, evaluate_sae
 from actsparse.interpret.sae_top_latents import top_latent_examples
 from actsparse.interpret.sae_train import SAETrainResult, save_sae, train_sae
 from actsparse.report.sae_page import write_sae_page

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from actsparse._hooks import INPUT_SUFFIX
+from actsparse._hooks import INPUT_SUFFIX, parse_layer_name
 from actsparse.induce.magnitude import MagnitudeThreshold
 
 INPUT_NAME = "input_threshold"
@@ -120,10 +120,9 @@ def threshold_module_name(layer: str) -> str:
         >>> threshold_module_name("encoder.act")
         'encoder.act.output_threshold'
     """
-    on_input = layer.endswith(INPUT_SUFFIX)
-    name = layer[: -len(INPUT_SUFFIX)] if on_input else layer
-    child = INPUT_NAME if on_input else OUTPUT_NAME
-    return f"{name}.{child}" if name else child
+    parsed = parse_layer_name(layer)
+    child = INPUT_NAME if parsed.on_input else OUTPUT_NAME
+    return f"{parsed.module}.{child}" if parsed.module else child
 
 
 def _device(module: nn.Module) -> torch.device | None:
@@ -133,12 +132,14 @@ def _device(module: nn.Module) -> torch.device | None:
 
 
 def _host(model: nn.Module, layer: str) -> tuple[nn.Module, bool]:
-    on_input = layer.endswith(INPUT_SUFFIX)
-    name = layer[: -len(INPUT_SUFFIX)] if on_input else layer
+    parsed = parse_layer_name(layer)
+    if parsed.call:
+        raise ValueError(f"layer {layer!r}: a threshold applies to every call of a module; "
+                         f"name it {parsed.key!r}, without '#{parsed.call}'")
     try:
-        return model.get_submodule(name), on_input
+        return model.get_submodule(parsed.module), parsed.on_input
     except AttributeError:
-        raise ValueError(f"model {type(model).__name__} has no module {name!r} "
+        raise ValueError(f"model {type(model).__name__} has no module {parsed.module!r} "
                          f"(from layer {layer!r})") from None
 
 

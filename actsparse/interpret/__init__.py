@@ -23,7 +23,7 @@ from actsparse.interpret.overlap import (
     overlap_vs_density,
 )
 from actsparse.interpret.sae import SparseAutoencoder
-from actsparse.interpret.sae_metrics import dead_fraction, downstream_effect, evaluate_sae, fvu, l0
+from actsparse.interpret.sae_eval import dead_fraction, downstream_effect, evaluate_sae, fvu, l0
 from actsparse.interpret.sae_train import load_sae, save_sae, train_sae
 from actsparse.interpret.selectivity import Selectivity, class_selectivity
 from actsparse.interpret.sparse_coding import lasso_objective, sparse_encode

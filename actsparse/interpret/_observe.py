@@ -7,14 +7,15 @@ attention mask (text) and the index of the batch's first sample in the stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
-from actsparse._hooks import LayerSpec, hooked, select_layers
-from actsparse.measure.batches import model_device, unpack_batch
+from actsparse._hooks import LayerSpec, evaluating, hooked, parse_layer_name, select_layers
+from actsparse._jsonio import to_jsonable
+from actsparse.measure.batches import iter_calls
 
 
 class Observer(Protocol):
@@ -58,17 +59,6 @@ def split_batch(batch: Any, index: int, need_labels: bool) -> tuple[Any, Tensor 
     return inputs, labels.long().cpu()
 
 
-def batch_size_of(inputs: Any) -> int | None:
-    """The leading size of the first tensor in ``inputs`` (a tensor or a mapping)."""
-    if isinstance(inputs, Tensor):
-        return int(inputs.shape[0]) if inputs.dim() else None
-    if isinstance(inputs, Mapping):
-        for value in inputs.values():
-            if isinstance(value, Tensor) and value.dim():
-                return int(value.shape[0])
-    return None
-
-
 def run_observers(
     model: nn.Module,
     batches: Iterable[Any],
@@ -87,8 +77,6 @@ def run_observers(
         raise TypeError("batches must be an iterable of batches (e.g. a list of "
                         f"(inputs, labels) pairs), not a single {type(batches).__name__}")
     targets = select_layers(model, layers)
-    device = model_device(model)
-    modes = {m: m.training for m in model.modules()}
     state: dict[str, Any] = {"labels": None, "mask": None, "offset": 0}
     seen_layers: set[str] = set()
 
@@ -100,25 +88,22 @@ def run_observers(
             raise ValueError(
                 f"layer {name!r}: {labels.shape[0]} labels for an output of batch size "
                 f"{x.shape[0]}; give one label per sample")
-        seen_layers.add(name.split("#")[0])
+        seen_layers.add(parse_layer_name(name).key)
         for obs in observers:
             obs.update(name, x.detach().float(), labels, state["mask"], state["offset"])
 
+    def inputs() -> Iterator[Any]:  # the labels go to the observers through ``state``
+        for i, batch in enumerate(batches):
+            x, state["labels"] = split_batch(batch, i, need_labels)
+            yield x
+
     count = 0
-    try:
-        model.eval()
-        with hooked(model, targets, observe), torch.inference_mode():
-            for i, batch in enumerate(batches):
-                inputs, labels = split_batch(batch, i, need_labels)
-                args, kwargs, mask = unpack_batch(inputs, i, 0, device)
-                state.update(labels=labels, mask=None if mask is None else mask.bool().cpu(),
-                             offset=count)
-                model(*args, **kwargs)
-                size = batch_size_of(inputs)
-                count += size if size is not None else 0
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
+    with evaluating(model), hooked(model, targets, observe), torch.inference_mode():
+        for call in iter_calls(model, inputs()):
+            mask = call.mask
+            state.update(mask=None if mask is None else mask.bool().cpu(), offset=count)
+            model(*call.args, **call.kwargs)
+            count += call.size or 0
     if count == 0:
         raise ValueError("batches is empty: there is nothing to measure")
     missing = [t.name for t in targets if t.name not in seen_layers]
@@ -154,25 +139,21 @@ def per_sample_units(x: Tensor, mask: Tensor | None) -> Tensor:
 
 
 def json_float(value: float) -> float | None:
-    """``value`` as a float, or None when it is NaN or infinite (strict JSON has neither).
+    """``value`` as a float, or None when it is NaN or infinite (as ``_jsonio.to_jsonable``).
 
     Example:
         >>> json_float(0.5), json_float(float("nan"))
         (0.5, None)
     """
-    value = float(value)
-    return value if value == value and abs(value) != float("inf") else None
+    result: float | None = to_jsonable(float(value))
+    return result
 
 
 def json_list(t: Tensor) -> Any:
-    """A tensor as nested lists, NaN and infinities as None (strict JSON).
+    """A tensor as nested lists, NaN and infinities as None (:func:`actsparse._jsonio.to_jsonable`).
 
     Example:
         >>> json_list(torch.tensor([[1.0, float("nan")]]))
         [[1.0, None]]
     """
-    if t.dim() == 0:
-        return json_float(float(t)) if t.is_floating_point() else int(t)
-    if not t.is_floating_point():
-        return t.tolist()
-    return [json_list(row) for row in t] if t.dim() > 1 else [json_float(v) for v in t.tolist()]
+    return to_jsonable(t)

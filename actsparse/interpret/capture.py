@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from actsparse._hooks import Target, hooked, select_layers
-from actsparse.measure.batches import model_device, unpack_batch
+from actsparse._hooks import Target, evaluating, hooked, select_layers
+from actsparse.measure.batches import iter_calls
 
 
 class _Captured(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -106,9 +106,7 @@ def stream_activations(
         [(3, 8), (3, 8)]
     """
     target = resolve_layer(model, layer)
-    device = model_device(model)
-    for i, batch in enumerate(batches):
-        args, kwargs, mask = unpack_batch(batch, i, input_key, device)
+    for i, (args, kwargs, mask) in enumerate(iter_calls(model, batches, input_key)):
         vectors = _capture_one(model, target, args, kwargs, mask, stop_early)
         if vectors is None:
             raise ValueError(f"layer {layer!r} was not called in the forward of batch {i}, so "
@@ -127,16 +125,11 @@ def _capture_one(model: nn.Module, target: Target, args: tuple[Any, ...],
         if stop_early:
             raise _Captured
 
-    modes = {m: m.training for m in model.modules()}
     try:
-        model.eval()
-        with hooked(model, [target], observe), torch.no_grad():
+        with evaluating(model), hooked(model, [target], observe), torch.no_grad():
             model(*args, **kwargs)
     except _Captured:
         pass
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
     return seen[0] if seen else None
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from actsparse._progress import Bars
 from actsparse.interpret.geometric_median import geometric_median
 from actsparse.interpret.sae import SparseAutoencoder
 
@@ -110,7 +111,7 @@ def train_sae(
         median_sample: vectors used for the geometric median that starts ``b_pre``.
         seed: seeds the initialisation and the shuffling.
         log_every: record the history every this many steps.
-        progress: show a rich progress bar.
+        progress: show a progress bar (rich, when installed).
 
     Example:
         >>> x = torch.randn(512, 16) @ torch.randn(16, 16)
@@ -141,7 +142,8 @@ def train_sae(
     cursor = 0
     started = time.perf_counter()
     sae.train()
-    with _Bar(progress, total) as bar:
+    with Bars("loss {loss:.4f} dead {dead:.1%}", enabled=progress) as bars:
+        task = bars.add("training SAE", total=total, loss=float("nan"), dead=0.0)
         for step in range(total):
             if cursor + batch > n:  # a new epoch: reshuffle (the tail of the last one is left)
                 order, cursor = torch.randperm(n, generator=gen), 0
@@ -170,7 +172,7 @@ def train_sae(
                                    ("aux", float(out.aux.detach())),
                                    ("dead_fraction", float(dead.float().mean())), ("lr", now)):
                     history[key].append(float(value))
-                bar.update(step + 1, loss, float(dead.float().mean()))
+                bars.update(task, completed=step + 1, loss=loss, dead=float(dead.float().mean()))
     sae.eval()
     config = {"n_latents": n_latents, "k": k, "k_aux": sae.k_aux, "aux_coef": aux_coef,
               "steps": total, "batch_size": batch, "lr": lr, "lr_decay": lr_decay,
@@ -268,41 +270,3 @@ def _check_training(batch_size: int, lr: float, lr_decay: float, dead_tokens: in
         raise ValueError(f"epochs must be positive, got {epochs}")
     if log_every < 1:
         raise ValueError(f"log_every must be at least 1, got {log_every}")
-
-
-class _Bar:
-    """A rich progress bar over the steps, with the loss and the dead fraction (or nothing)."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled, self.total = enabled, total
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> _Bar:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("[bold]training SAE"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.4f} dead {task.fields[dead]:.1%}"),
-                TimeElapsedColumn(), TimeRemainingColumn())
-            self._progress.__enter__()
-            self._task = self._progress.add_task("sae", total=self.total, loss=float("nan"),
-                                                 dead=0.0)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(None, None, None)
-            self._progress = None
-
-    def update(self, completed: int, loss: float, dead: float) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=completed, loss=loss, dead=dead)

@@ -1,9 +1,9 @@
-"""Turning one batch of any supported form into model arguments."""
+"""Turning batches of any supported form into model calls."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -42,6 +42,45 @@ def unpack_batch(
         f"batch {index} is a {type(batch).__name__}; expected a Tensor, a tuple/list whose "
         "first element is the input, or a dict of keyword arguments"
     )
+
+
+class ModelCall(NamedTuple):
+    """One batch as a model call: ``model(*args, **kwargs)``; ``mask`` is its attention mask."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    mask: Tensor | None
+
+    @property
+    def size(self) -> int | None:
+        """The batch size: the leading size of the input tensor (or first keyword tensor)."""
+        if self.args:
+            first = self.args[0]
+            return int(first.shape[0]) if isinstance(first, Tensor) and first.dim() else None
+        for value in self.kwargs.values():
+            if isinstance(value, Tensor) and value.dim():
+                return int(value.shape[0])
+        return None
+
+
+def iter_calls(model: nn.Module, batches: Iterable[Any], input_key: int | str = 0
+               ) -> Iterator[ModelCall]:
+    """Each batch as a :class:`ModelCall`, its tensors on the device of ``model``.
+
+    Batches take any form :func:`unpack_batch` accepts; an error names the batch's index.
+
+    Example:
+        >>> net = nn.Linear(3, 2)
+        >>> calls = iter_calls(net, [torch.zeros(4, 3), (torch.zeros(2, 3), torch.ones(2))])
+        >>> [(len(c.args), c.size) for c in calls]
+        [(1, 4), (1, 2)]
+        >>> call = next(iter_calls(net, [{"input_ids": torch.zeros(1, 5, dtype=torch.long)}]))
+        >>> call.args, list(call.kwargs), call.size, call.mask
+        ((), ['input_ids'], 1, None)
+    """
+    device = model_device(model)
+    for index, batch in enumerate(batches):
+        yield ModelCall(*unpack_batch(batch, index, input_key, device))
 
 
 def _to(value: Any, device: torch.device | None) -> Any:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from actsparse._hooks import LayerSpec, Target, hooked, select_layers
-from actsparse.measure.batches import model_device, unpack_batch
+from actsparse._hooks import LayerSpec, Target, evaluating, hooked, parse_layer_name, select_layers
+from actsparse._progress import track
+from actsparse.measure.batches import iter_calls
 from actsparse.measure.config import ProfileConfig
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.profile import Profile
@@ -96,7 +98,7 @@ class Profiler:
             xs, spatial = as_samples_units_positions(x)
             if layer is None:
                 layer = LayerProfile(
-                    name, name.split("#")[0].endswith(":input"), xs.shape[1], spatial,
+                    name, parse_layer_name(name).on_input, xs.shape[1], spatial,
                     self.config, new_state(self.config, xs.shape[1], spatial),
                 )
                 self._layers[name] = layer
@@ -157,36 +159,18 @@ def profile(
             f"got a {type(batches).__name__}"
         ) from None
     profiler = Profiler(model, layers, inputs=inputs, config=config)
-    modes = {m: m.training for m in model.modules()}
-    device = model_device(model)
     seen = 0
     started = time.perf_counter()
     grad_context = torch.inference_mode() if inference_mode else torch.no_grad()
-    try:
-        if eval_mode:
-            model.eval()
-        with profiler, grad_context:
-            for i, batch in enumerate(_with_progress(batches, progress)):
-                if max_batches is not None and i >= max_batches:
-                    break
-                args, kwargs, mask = unpack_batch(batch, i, input_key, device)
-                profiler.set_mask(mask)
-                model(*args, **kwargs)
-                seen += 1
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
+    batches = itertools.islice(track(batches, "profiling", enabled=progress), max_batches)
+    with evaluating(model) if eval_mode else nullcontext(model), profiler, grad_context:
+        for call in iter_calls(model, batches, input_key):
+            profiler.set_mask(call.mask)
+            model(*call.args, **call.kwargs)
+            seen += 1
     if seen == 0:
         raise ValueError("batches is empty: there is nothing to profile")
     result = profiler.result
     result.meta.update(batches=seen, seconds=round(time.perf_counter() - started, 3))
     return result
 
-
-def _with_progress(batches: Iterable[Any], show: bool) -> Iterable[Any]:
-    if not show:
-        return batches
-    from rich.progress import track
-
-    total = len(batches) if hasattr(batches, "__len__") else None  # type: ignore[arg-type]
-    return track(batches, description="profiling", total=total, transient=True)

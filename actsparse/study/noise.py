@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from actsparse._hooks import evaluating
+
 NOISE_LEVELS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 NUMENTA_MNIST_MEAN, NUMENTA_MNIST_STD = 0.1307, 0.3081
 CHUNK = 1000  # images noised per draw; fixed, so the noise does not depend on a batch size
@@ -109,19 +111,14 @@ def noise_curve(
     """
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
-    was_training = model.training
-    model.eval()
     curve: list[int] = []
-    try:
-        with torch.inference_mode():
-            for i, level in enumerate(levels):
-                gen = torch.Generator().manual_seed(seed * 1000 + i)
-                noisy = add_noise(images, level, white, gen)
-                correct = 0
-                for j in range(0, len(labels), batch_size):
-                    logits = model(noisy[j:j + batch_size])  # (B, classes)
-                    correct += int((logits.argmax(1) == labels[j:j + batch_size]).sum())
-                curve.append(correct)
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.inference_mode():
+        for i, level in enumerate(levels):
+            gen = torch.Generator().manual_seed(seed * 1000 + i)
+            noisy = add_noise(images, level, white, gen)
+            correct = 0
+            for j in range(0, len(labels), batch_size):
+                logits = model(noisy[j:j + batch_size])  # (B, classes)
+                correct += int((logits.argmax(1) == labels[j:j + batch_size]).sum())
+            curve.append(correct)
     return curve

@@ -19,7 +19,7 @@ from typing import Any
 from actsparse.study.variants import BATCH_SIZE, LR, LR_DECAY, MODEL, Variant
 from actsparse.train.checkpoint import FILE_NAME, load_checkpoint
 from actsparse.train.loop import TrainConfig, train
-from actsparse.train.metrics import METRICS_FILE
+from actsparse.train.run_metrics import METRICS_FILE
 
 
 def run_config(data: str, variant: Variant, seed: int, epochs: int,

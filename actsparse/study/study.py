@@ -10,7 +10,6 @@ new seeds, and more ``--epochs`` continue every run from its checkpoint.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -22,11 +21,11 @@ from typing import Any
 import torch
 
 from actsparse import zoo
-from actsparse._atomic import write_text_atomic
+from actsparse._jsonio import write_json
 from actsparse.report.study_page import write_study_page
 from actsparse.study.anchor import anchor_rows
 from actsparse.study.claims import RULE, claims_table
-from actsparse.study.measure import MeasureSettings, measure_run
+from actsparse.study.measurements import MeasureSettings, measure_run
 from actsparse.study.noise import white_value
 from actsparse.study.runs import ensure_run, run_config, run_dir
 from actsparse.study.summary import (
@@ -172,7 +171,7 @@ def build_study(
 def write_study(study: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     """Write ``study.json`` and ``report.html`` into ``out`` (each atomically)."""
     out = Path(out)
-    path = write_text_atomic(out / STUDY_FILE, json.dumps(study, indent=1, allow_nan=False) + "\n")
+    path = write_json(out / STUDY_FILE, study, indent=1)
     return path, write_study_page(study, out / REPORT_FILE, METRICS)
 
 

@@ -8,8 +8,8 @@ Example:
 
 from actsparse.train.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from actsparse.train.loop import TrainConfig, train
-from actsparse.train.metrics import evaluate
 from actsparse.train.models import CNN, MLP, ModelConfig, build_model, model_config
+from actsparse.train.run_metrics import evaluate
 from actsparse.train.spec import SparsitySpec, SparsitySpecError, parse_sparsity
 
 __all__ = [

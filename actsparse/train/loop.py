@@ -18,7 +18,9 @@ from the checkpoint instead of learning it again. The time it took is recorded a
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -30,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from actsparse import zoo
+from actsparse._progress import Bars
 from actsparse.induce.penalty import ActivationPenalty
 from actsparse.interpret import conv_coding
 from actsparse.train.checkpoint import (
@@ -40,9 +43,8 @@ from actsparse.train.checkpoint import (
     restore,
     save_checkpoint,
 )
-from actsparse.train.metrics import densities, evaluate, write_metrics
 from actsparse.train.models import ARCHS, CNN, MLP, build_model, model_config
-from actsparse.train.progress import EpochBar
+from actsparse.train.run_metrics import densities, evaluate, write_metrics
 from actsparse.train.spec import SparsitySpec, parse_sparsity
 
 # How an sc front end's dictionary is learned (part of the run's identity in a checkpoint).
@@ -144,15 +146,16 @@ def train(
     if penalty is not None:
         penalty.step_count = sum(h["steps"] for h in history)  # the schedule's position
     try:
-        with EpochBar(enabled=progress) as bar:
+        with Bars("loss {loss:.4f}", enabled=progress) as bars:
             for epoch in range(start, config.epochs):
                 t0 = time.perf_counter()
                 for group in optimizer.param_groups:
                     group["lr"] = config.lr * config.lr_decay**epoch
+                task = bars.add(f"epoch {epoch + 1}/{config.epochs}", loss=float("nan"),
+                                total=math.ceil(len(train_data) / config.batch_size))
                 loss, steps = _epoch(model, optimizer, penalty, train_data.images,
                                      train_data.labels, config.batch_size, generator,
-                                     bar.start(epoch + 1, config.epochs,
-                                               len(train_data), config.batch_size))
+                                     functools.partial(bars.update, task, advance=1))
                 _end_of_epoch(model)
                 history.append({"epoch": epoch + 1, "loss": loss, "steps": steps,
                                 "seconds": time.perf_counter() - t0, **setup})
@@ -244,7 +247,7 @@ def _epoch(
     labels: Tensor,
     batch_size: int,
     generator: torch.Generator,
-    advance: Callable[[float], None],
+    advance: Callable[..., None],
 ) -> tuple[float, int]:
     """One pass over the shuffled training set; returns the mean loss and the step count."""
     model.train()
@@ -264,7 +267,7 @@ def _epoch(
         value = float(loss.detach())
         total += value
         steps += 1
-        advance(value)
+        advance(loss=value)
     return total / max(steps, 1), steps
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from actsparse.cli.demo import DEMO_SEEDS, DEMO_VARIANTS, run_demo
-from actsparse.study.measure import MeasureSettings
+from actsparse.study.measurements import MeasureSettings
 
 # Every measurement of the short study on a few images: seconds instead of minutes.
 FAST = MeasureSettings(per_class=10, latency_images=20, latency_warmup=2, calibration_images=100,

@@ -88,7 +88,7 @@ def test_bad_options_raise_value_errors(minilm: zoo.ZooModel, tmp_path: Path,
 
 def test_sae_of_another_width_is_refused(minilm: zoo.ZooModel, tmp_path: Path) -> None:
     from actsparse.interpret.sae import SparseAutoencoder
-    from actsparse.interpret.sae_metrics import downstream_effect
+    from actsparse.interpret.sae_eval import downstream_effect
 
     batches = list(minilm.batches(zoo.load_data("text", limit=2), batch_size=2, max_length=16))
     sae = SparseAutoencoder(576, 1152, k=8)  # a SmolLM2-width SAE on a MiniLM layer

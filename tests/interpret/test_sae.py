@@ -10,7 +10,7 @@ from scipy.optimize import minimize
 
 from actsparse.interpret.geometric_median import geometric_median
 from actsparse.interpret.sae import SparseAutoencoder
-from actsparse.interpret.sae_metrics import (
+from actsparse.interpret.sae_eval import (
     dead_fraction,
     density_histogram,
     evaluate_sae,

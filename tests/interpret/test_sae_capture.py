@@ -16,7 +16,7 @@ from actsparse.interpret.capture import (
     resolve_layer,
     stream_activations,
 )
-from actsparse.interpret.sae_metrics import downstream_effect, evaluate_sae, spliced
+from actsparse.interpret.sae_eval import downstream_effect, evaluate_sae, spliced
 from actsparse.interpret.sae_train import train_sae
 
 LAYER = "encoder.layer.3.output"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from actsparse.study.measure import MeasureSettings
+from actsparse.study.measurements import MeasureSettings
 
 # Every measurement, on a few images: seconds instead of minutes.
 FAST = MeasureSettings(per_class=10, latency_images=20, latency_warmup=2, calibration_images=100,

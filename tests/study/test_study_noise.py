@@ -14,7 +14,7 @@ from actsparse.study.noise import (
     noise_curve,
     white_value,
 )
-from actsparse.train.metrics import evaluate
+from actsparse.train.run_metrics import evaluate
 
 
 def test_levels_are_numentas() -> None:

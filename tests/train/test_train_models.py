@@ -8,7 +8,7 @@ from torch import nn
 
 from actsparse.induce.kwinners import KWinners, KWinners2d
 from actsparse.train import SparsitySpecError, build_model, model_config, parse_sparsity
-from actsparse.train.metrics import evaluate
+from actsparse.train.run_metrics import evaluate
 
 SPECS = ["none", "dropout:0.5", "l1:0.1", "hoyer:0.1", "kl:0.05:0.1", "kwta:0.1", "topk:10"]
 

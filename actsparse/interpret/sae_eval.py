@@ -31,10 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from actsparse._hooks import first_tensor
+from actsparse._hooks import evaluating, first_tensor
 from actsparse.interpret.capture import map_vectors, resolve_layer
 from actsparse.interpret.sae import SparseAutoencoder
-from actsparse.measure.batches import model_device, unpack_batch
+from actsparse.measure.batches import iter_calls
 
 Task = Literal["auto", "lm", "embedding"]
 
@@ -243,16 +243,12 @@ def downstream_effect(model: nn.Module, batches: Iterable[Any], layer: str,
     if task not in ("auto", "lm", "embedding"):
         raise ValueError(f"task must be 'auto', 'lm' or 'embedding', got {task!r}")
     resolve_layer(model, layer)
-    modes = {m: m.training for m in model.modules()}
-    device = model_device(model)
     reconstruct = sae_fn(sae)
     sums: dict[str, float] = {}
     count = 0
     chosen: str | None = None if task == "auto" else task
-    try:
-        model.eval()
-        for i, batch in enumerate(batches):
-            args, kwargs, mask = unpack_batch(batch, i, input_key, device)
+    with evaluating(model):
+        for args, kwargs, mask in iter_calls(model, batches, input_key):
             clean = _output(model, args, kwargs)
             if chosen is None:
                 chosen = "lm" if _looks_like_lm(model, clean) else "embedding"
@@ -279,9 +275,6 @@ def downstream_effect(model: nn.Module, batches: Iterable[Any], layer: str,
                     cos = F.cosine_similarity(ref, _embed(other, mask), dim=-1)
                     sums[key] = sums.get(key, 0.0) + float(cos.double().sum())
                 count += n
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
     if count == 0:
         raise ValueError("batches is empty (or has no scored tokens): nothing to measure")
     result: dict[str, Any] = {"task": chosen, "layer": layer}

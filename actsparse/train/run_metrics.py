@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from actsparse._atomic import write_text_atomic
+from actsparse._hooks import evaluating
+from actsparse._jsonio import write_json
 from actsparse.measure import Profile, Profiler
 
 METRICS_FILE = "metrics.json"
@@ -36,20 +36,14 @@ def evaluate(
         >>> 0.0 <= acc <= 1.0, prof["1"].samples
         (True, 20)
     """
-    was_training = model.training
-    model.eval()
-    correct = 0
-    try:
-        with torch.inference_mode():
-            if layers:
-                with Profiler(model, list(layers)) as prof:
-                    correct = _correct(model, images, labels, batch_size)
-                result: Profile | None = prof.result
-            else:
+    with evaluating(model), torch.inference_mode():
+        if layers:
+            with Profiler(model, list(layers)) as prof:
                 correct = _correct(model, images, labels, batch_size)
-                result = None
-    finally:
-        model.train(was_training)
+            result: Profile | None = prof.result
+        else:
+            correct = _correct(model, images, labels, batch_size)
+            result = None
     return correct / max(len(labels), 1), result
 
 
@@ -74,7 +68,7 @@ def densities(prof: Profile) -> dict[str, float]:
 
 
 def write_metrics(out: str | Path, metrics: dict[str, Any]) -> Path:
-    """Write ``metrics`` to ``out/metrics.json`` atomically; return the path.
+    """Write ``metrics`` to ``out/metrics.json`` (strict JSON, atomically); return the path.
 
     Example:
         >>> import json, tempfile
@@ -82,4 +76,4 @@ def write_metrics(out: str | Path, metrics: dict[str, Any]) -> Path:
         >>> json.loads(path.read_text())
         {'test_accuracy': 0.99}
     """
-    return write_text_atomic(Path(out) / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    return write_json(Path(out) / METRICS_FILE, metrics)

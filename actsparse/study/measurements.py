@@ -48,7 +48,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from actsparse._atomic import write_text_atomic
+from actsparse._hooks import parse_layer_name
+from actsparse._jsonio import write_json
+from actsparse._timing import Timings, interleaved
 from actsparse.study.noise import NOISE_LEVELS, noise_curve
 from actsparse.train.checkpoint import FILE_NAME, load_checkpoint
 from actsparse.train.loop import TrainConfig
@@ -179,7 +181,7 @@ def measure_run(
         result.update(_measure_rest(model, mcfg, prof, batches, layers, images, settings))
     result["threads"] = torch.get_num_threads()
     result["measure_seconds"] = time.perf_counter() - t0
-    _write(Path(run) / MEASURE_FILE, result)
+    write_json(Path(run) / MEASURE_FILE, result, indent=1)
     return result
 
 
@@ -189,7 +191,8 @@ def _measure_rest(model: nn.Module, mcfg: ModelConfig, prof: Any,
     result: dict[str, Any] = {}
     result["density"] = {name: prof[name].density for name in layers}
     result["mean_density"] = statistics.fmean(result["density"].values()) if layers else None
-    result["input_density"] = {n: prof[n].density for n in prof.names if n.endswith(":input")}
+    result["input_density"] = {n: prof[n].density for n in prof.names
+                               if parse_layer_name(n).on_input}
     result["flops"] = _flops(model, prof)
     result["params"] = _pruned_params(model, prof, images[:2])
     result["overlap"] = _overlap(model, batches, layers, settings)
@@ -289,16 +292,14 @@ def _latency(model: nn.Module, mcfg: ModelConfig, images: Tensor,
     with torch.random.fork_rng():  # the reference's weights do not matter, only its shape
         reference = build_model(mcfg, parse_sparsity("none")).eval()
     timed = images[:settings.latency_images]
-    times = _interleaved([reference, model, fast], timed, settings.latency_warmup)
-    ref, own, acc = times
+    times = _per_image_times([reference, model, fast], timed, settings.latency_warmup)
+    ref_us, own_us, acc_us = (t * 1e6 for t in times.medians)
     totals = report.to_dict()["totals"]
     return {
         "images": len(timed),
-        "median_us": {"dense_reference": statistics.median(ref) * 1e6,
-                      "as_trained": statistics.median(own) * 1e6,
-                      "accelerated": statistics.median(acc) * 1e6},
-        "speedup_vs_dense": statistics.median(r / a for r, a in zip(ref, acc, strict=True)),
-        "speedup_vs_own": statistics.median(o / a for o, a in zip(own, acc, strict=True)),
+        "median_us": {"dense_reference": ref_us, "as_trained": own_us, "accelerated": acc_us},
+        "speedup_vs_dense": times.ratio(0, 2),
+        "speedup_vs_own": times.ratio(1, 2),
         "swapped": totals["swapped"],
         "accelerated_params": totals["params_after"],
         "accelerated_flops": totals["executed_flops"],
@@ -307,22 +308,17 @@ def _latency(model: nn.Module, mcfg: ModelConfig, images: Tensor,
     }
 
 
-def _interleaved(models: list[nn.Module], images: Tensor, warmup: int) -> list[list[float]]:
-    """Seconds per image of each model, the models called one after another on each image."""
-    calls: list[Callable[[Tensor], Any]] = [m.eval() for m in models]
-    times: list[list[float]] = [[] for _ in models]
+def _per_image_times(models: list[nn.Module], images: Tensor, warmup: int) -> Timings:
+    """Seconds per image of each model: repeat ``r`` runs every model on image ``r``, interleaved.
+
+    The first ``warmup`` images are run once by every model, untimed, before the timed ones.
+    """
+    singles = [images[i:i + 1] for i in range(len(images))]  # sliced before timing
+    warm = singles[:warmup]
+
+    def call(model: nn.Module) -> Callable[[], object]:
+        feed = iter([*warm, *singles])  # each model reads its own copy of the image sequence
+        return lambda: model(next(feed))
+
     with torch.inference_mode():
-        for i in range(min(warmup, len(images))):
-            for call in calls:
-                call(images[i:i + 1])
-        for i in range(len(images)):
-            x = images[i:i + 1]
-            for j, call in enumerate(calls):
-                t0 = time.perf_counter()
-                call(x)
-                times[j].append(time.perf_counter() - t0)
-    return times
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    write_text_atomic(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
+        return interleaved([call(m.eval()) for m in models], len(singles), len(warm))
