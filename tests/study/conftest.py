@@ -7,12 +7,7 @@ from typing import Any
 
 import pytest
 import torch
-
-from actsparse.study.measurements import MeasureSettings
-
-# Every measurement, on a few images: seconds instead of minutes.
-FAST = MeasureSettings(per_class=10, latency_images=20, latency_warmup=2, calibration_images=100,
-                       swap_timing_images=4)
+from study_settings import FAST
 
 
 @pytest.fixture(scope="session")

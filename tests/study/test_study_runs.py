@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FAST
+from study_settings import FAST
 
 from actsparse.study.runs import checkpoint_epoch, ensure_run, finished_metrics, run_config, run_dir
 from actsparse.study.study import run_study
