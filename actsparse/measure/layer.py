@@ -48,7 +48,7 @@ class LayerProfile(StreamingState):
         for key, how in REDUCTIONS.items():
             self.declare(key, defaults[key], how)
 
-    def update(self, x: Tensor) -> None:  # type: ignore[override]
+    def update(self, x: Tensor) -> None:
         """Add a batch of this layer's activations (the fused kernel on CPU, else torch)."""
         with torch.no_grad():
             update_state(self.state, x, self.config, self.config.edges())
