@@ -76,10 +76,13 @@ def run_observers(
     *,
     layers: LayerSpec | Sequence[LayerSpec] | None = None,
     need_labels: bool = True,
+    start: int = 0,
 ) -> int:
     """Run ``model`` over ``batches`` in eval mode without grads; return the samples seen.
 
-    Every selected layer's output goes to every observer. The model's train/eval modes are
+    Every selected layer's output goes to every observer; the first sample has index
+    ``start`` (data-parallel: the index of this rank's first sample in the whole data, so that
+    sample indices are global and the observers' ``all_reduce`` equals one pass). The model's train/eval modes are
     restored afterwards and the hooks always removed. Raises ValueError when there are no
     batches, when a batch lacks labels that are needed, or when a selected layer never ran.
     """
@@ -105,6 +108,8 @@ def run_observers(
             obs.update(name, x.detach().float(), labels, state["mask"], state["offset"])
 
     count = 0
+    if start < 0:
+        raise ValueError(f"start (the index of the first sample) must be >= 0, got {start}")
     try:
         model.eval()
         with hooked(model, targets, observe), torch.inference_mode():
@@ -112,7 +117,7 @@ def run_observers(
                 inputs, labels = split_batch(batch, i, need_labels)
                 args, kwargs, mask = unpack_batch(inputs, i, 0, device)
                 state.update(labels=labels, mask=None if mask is None else mask.bool().cpu(),
-                             offset=count)
+                             offset=start + count)
                 model(*args, **kwargs)
                 size = batch_size_of(inputs)
                 count += size if size is not None else 0
