@@ -82,9 +82,10 @@ def run_observers(
 
     Every selected layer's output goes to every observer; the first sample has index
     ``start`` (data-parallel: the index of this rank's first sample in the whole data, so that
-    sample indices are global and the observers' ``all_reduce`` equals one pass). The model's train/eval modes are
-    restored afterwards and the hooks always removed. Raises ValueError when there are no
-    batches, when a batch lacks labels that are needed, or when a selected layer never ran.
+    sample indices are global and the observers' ``all_reduce`` equals one pass). The model's
+    train/eval modes are restored afterwards and the hooks always removed. Raises ValueError
+    when there are no batches, when a batch lacks labels that are needed, or when a selected
+    layer never ran.
     """
     if isinstance(batches, Tensor | Mapping):
         raise TypeError("batches must be an iterable of batches (e.g. a list of "
