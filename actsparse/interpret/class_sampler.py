@@ -128,27 +128,32 @@ class ClassReservoir(StreamingState):
         s = self.state
         keep = labels >= 0
         active = flat.abs() > self.threshold
-        s["active"] += active[keep].double().sum(0)
+        s["active"] += (active if bool(keep.all()) else active[keep]).sum(0)  # int64 counts
         s["samples"] += int(keep.sum())
-        rows = torch.nonzero(keep).flatten()
-        new = {"codes": active[rows], "ids": rows + first, "labels": labels[rows]}
-        if self.keep_values:
-            new["values"] = flat[rows].to(torch.float16)
+        rows = torch.nonzero(keep).flatten()  # candidates: the labelled samples of the batch
+        ids, labels = rows + first, labels[rows]
         old = s["ids"].numel()
-        chosen = kept_rows(torch.cat([s["labels"], new["labels"]]),
-                           torch.cat([s["ids"], new["ids"]]), self.seed, self.per_class)
+        chosen = kept_rows(torch.cat([s["labels"], labels]), torch.cat([s["ids"], ids]),
+                           self.seed, self.per_class)
         stays = torch.zeros(old, dtype=torch.bool)
         stays[chosen[chosen < old]] = True
-        free = torch.nonzero(~stays).flatten()
+        free = torch.nonzero(~stays).flatten()  # rows displaced by a sample of this batch
         incoming = chosen[chosen >= old] - old
-        if free.numel() > incoming.numel():  # cannot happen from update; rebuild to be safe
-            for name in self._rows():
-                s[name] = torch.cat([s[name], new[name]])[chosen]
-            return
+        picked = rows[incoming]
+        new = {"codes": active[picked], "ids": ids[incoming], "labels": labels[incoming]}
+        if self.keep_values:
+            new["values"] = flat[picked].to(torch.float16)
         n = free.numel()
+        if n > incoming.numel():  # cannot happen (a row leaves only for a newcomer); be safe
+            order = torch.cat([torch.nonzero(stays).flatten(), old + torch.arange(len(picked))])
+            for name in self._rows():
+                s[name] = torch.cat([s[name], new[name]])[order]
+            return
         for name in self._rows():
-            s[name][free] = new[name][incoming[:n]]
-            s[name] = torch.cat([s[name], new[name][incoming[n:]]])
+            if n:
+                s[name][free] = new[name][:n]
+            if incoming.numel() > n:
+                s[name] = torch.cat([s[name], new[name][n:]])
 
     def _trim(self) -> None:
         s = self.state
