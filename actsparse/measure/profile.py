@@ -42,6 +42,9 @@ class Profile(LayerStates[LayerProfile]):
         ['abs_mean', 'abs_quantiles', 'dead_fraction', 'dead_units']
     """
 
+    _noun = "profiles"  # errors say "cannot merge profiles of different layers"
+    _verb = "profiled"  # and "ranks profiled different layers"
+
     def __init__(
         self,
         layers: dict[str, LayerProfile],
@@ -51,9 +54,6 @@ class Profile(LayerStates[LayerProfile]):
         self.layers = layers
         self.config = config
         self.meta: dict[str, Any] = dict(meta or {})
-
-    _noun = "profiles"
-    _verb = "profiled"
 
     def __getitem__(self, name: str) -> LayerProfile:
         try:

@@ -154,7 +154,7 @@ class StreamingState:
         Neither ``self`` nor ``other`` changes. Raises TypeError for another kind of state and
         ValueError when the two were measured with different settings or shapes.
         """
-        if type(other) is not type(self):
+        if not isinstance(other, type(self)):
             raise TypeError(f"can only merge a {type(self).__name__}, got {type(other).__name__}")
         self._check_compatible(other)
         if list(self._declared) != list(other._declared):
@@ -268,7 +268,7 @@ class LayerStates(Generic[S]):
 
     def merge(self: L, other: L) -> L:
         """A new container of both shards' data (neither input changes)."""
-        if type(other) is not type(self):
+        if not isinstance(other, type(self)):
             raise TypeError(f"can only merge a {type(self).__name__}, got {type(other).__name__}")
         self._check_compatible(other)
         if set(self.layers) != set(other.layers):
