@@ -1,8 +1,16 @@
-"""Measuring activation sparsity: streaming per-layer state, Profile and profile()."""
+"""Measuring activation sparsity: streaming per-layer state, Profile and profile().
+
+Every streaming state of the package (a layer of a Profile, the interpret states) follows one
+protocol, :class:`StreamingState` / :class:`LayerStates` (:mod:`actsparse.measure.streaming`).
+"""
 
 from actsparse.measure.config import ProfileConfig
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.profile import Profile
 from actsparse.measure.profiler import Profiler, profile
+from actsparse.measure.streaming import LayerStates, StreamingState
 
-__all__ = ["LayerProfile", "Profile", "ProfileConfig", "Profiler", "profile"]
+__all__ = [
+    "LayerProfile", "LayerStates", "Profile", "ProfileConfig", "Profiler", "StreamingState",
+    "profile",
+]
