@@ -66,12 +66,16 @@ def run_observers(
     *,
     layers: LayerSpec | Sequence[LayerSpec] | None = None,
     need_labels: bool = True,
+    start: int = 0,
 ) -> int:
     """Run ``model`` over ``batches`` in eval mode without grads; return the samples seen.
 
-    Every selected layer's output goes to every observer. The model's train/eval modes are
-    restored afterwards and the hooks always removed. Raises ValueError when there are no
-    batches, when a batch lacks labels that are needed, or when a selected layer never ran.
+    Every selected layer's output goes to every observer; the first sample has index
+    ``start`` (data-parallel: the index of this rank's first sample in the whole data, so that
+    sample indices are global and the observers' ``all_reduce`` equals one pass). The model's
+    train/eval modes are restored afterwards and the hooks always removed. Raises ValueError
+    when there are no batches, when a batch lacks labels that are needed, or when a selected
+    layer never ran.
     """
     if isinstance(batches, Tensor | Mapping):
         raise TypeError("batches must be an iterable of batches (e.g. a list of "
@@ -98,10 +102,12 @@ def run_observers(
             yield x
 
     count = 0
+    if start < 0:
+        raise ValueError(f"start (the index of the first sample) must be >= 0, got {start}")
     with evaluating(model), hooked(model, targets, observe), torch.inference_mode():
         for call in iter_calls(model, inputs()):
             mask = call.mask
-            state.update(mask=None if mask is None else mask.bool().cpu(), offset=count)
+            state.update(mask=None if mask is None else mask.bool().cpu(), offset=start + count)
             model(*call.args, **call.kwargs)
             count += call.size or 0
     if count == 0:

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from actsparse._hooks import LayerSpec
 from actsparse.interpret._observe import json_float, json_list, per_sample_units, run_observers
+from actsparse.measure.streaming import LayerStates, StreamingState
 
 
 def selectivity_index(class_means: Tensor) -> tuple[Tensor, Tensor]:
@@ -107,12 +108,71 @@ class Selectivity:
         }
 
 
-class SelectivityState:
+class ClassSums(StreamingState):
+    """Per-class sums of one layer's units; :meth:`compute` gives the :class:`Selectivity`.
+
+    States (all ``"sum"``, growing by one row per new class): ``sums`` and ``pos_sums``
+    ``(classes, units)`` float64 of the activation and of its positive part, ``counts``
+    ``(classes,)`` int64 samples per class.
+
+    Example:
+        >>> a = ClassSums(units=2)
+        >>> a.update(torch.tensor([[1.0, 1.0]]), torch.tensor([0]))
+        >>> b = ClassSums(units=2)
+        >>> b.update(torch.tensor([[0.0, 1.0]]), torch.tensor([1]))
+        >>> a.merge(b).compute().index.tolist()
+        [1.0, 0.0]
+    """
+
+    def __init__(self, units: int, num_classes: int | None = None) -> None:
+        self.units, self.num_classes = units, num_classes
+        rows = num_classes or 0
+        self.add_state("sums", torch.zeros(rows, units, dtype=torch.float64), grow=True)
+        self.add_state("pos_sums", torch.zeros(rows, units, dtype=torch.float64), grow=True)
+        self.add_state("counts", torch.zeros(rows, dtype=torch.int64), grow=True)
+
+    def update(self, values: Tensor, labels: Tensor) -> None:
+        """Add per-sample unit values ``(B, units)`` with their labels ``(B,)`` (all >= 0)."""
+        v = values.double().cpu()
+        top = int(labels.max()) + 1 if labels.numel() else 0
+        if self.num_classes is not None and top > self.num_classes:
+            raise ValueError(f"label {top - 1} is out of range for num_classes="
+                             f"{self.num_classes}; labels must be in [0, num_classes)")
+        rows = max(top, self.state["counts"].numel(), 2)
+        for name in ("sums", "pos_sums", "counts"):
+            shape = (rows, *self.state[name].shape[1:])
+            self.state[name] = self._aligned(name, self.state[name], shape)
+        self.state["sums"].index_add_(0, labels, v)
+        self.state["pos_sums"].index_add_(0, labels, v.clamp_min(0))
+        self.state["counts"] += torch.bincount(labels, minlength=rows)
+
+    def compute(self) -> Selectivity:
+        """The layer's :class:`Selectivity` (ValueError when no labelled sample was seen)."""
+        counts, sums = self.state["counts"], self.state["sums"]
+        if int(counts.sum()) == 0:
+            raise ValueError("no labelled samples (labels >= 0) were seen: nothing to compute "
+                             "selectivity of")
+        denom = counts.double().unsqueeze(1)  # (C, 1)
+        nan = torch.full_like(sums, float("nan"))
+        means = torch.where(denom > 0, sums / denom.clamp_min(1), nan)
+        pos_means = torch.where(denom > 0, self.state["pos_sums"] / denom.clamp_min(1), nan)
+        index, preferred = selectivity_index(pos_means)
+        fired = ~torch.isnan(index)
+        mean = float(index[fired].mean()) if bool(fired.any()) else float("nan")
+        return Selectivity(index, preferred, means, mean, counts.clone())
+
+    def _check_compatible(self, other: Any) -> None:
+        if (self.units, self.num_classes) != (other.units, other.num_classes):
+            raise ValueError(f"cannot merge class sums of {self.units} units, num_classes="
+                             f"{self.num_classes} with {other.units} units, num_classes="
+                             f"{other.num_classes}")
+
+
+class SelectivityState(LayerStates[ClassSums]):
     """Streaming per-class sums of each layer's units; :meth:`compute` gives the indices.
 
-    State per layer: ``(classes, units)`` float64 sums of the activation and of its positive
-    part, and ``(classes,)`` counts; merging two states equals measuring both streams.
-    Samples labelled -1 (unknown) are skipped.
+    One :class:`ClassSums` per layer; merging two states (or ``all_reduce`` across ranks)
+    equals measuring both streams. Samples labelled -1 (unknown) are skipped.
 
     Example:
         >>> state = SelectivityState(num_classes=2)
@@ -121,89 +181,44 @@ class SelectivityState:
         [1.0, 0.0]
     """
 
+    _noun = "selectivity states"
+
     def __init__(self, num_classes: int | None = None) -> None:
         if num_classes is not None and num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         self.num_classes = num_classes
-        self.sums: dict[str, Tensor] = {}
-        self.pos_sums: dict[str, Tensor] = {}
-        self.counts: dict[str, Tensor] = {}
+        self.layers: dict[str, ClassSums] = {}
 
     def update(self, layer: str, x: Tensor, labels: Tensor | None, mask: Tensor | None = None,
                offset: int = 0) -> None:
         """Add one batch of ``layer``'s output ``x`` with its ``labels``."""
         if labels is None:
             raise ValueError(f"layer {layer!r}: selectivity needs labels for every batch")
-        v = per_sample_units(x, mask).double().cpu()  # (B, U)
+        v = per_sample_units(x, mask)  # (B, U)
         keep = labels >= 0
-        v, labels = v[keep], labels[keep]
-        classes = self._classes(layer, labels)
-        if layer not in self.sums:
-            self.sums[layer] = torch.zeros(classes, v.shape[1], dtype=torch.float64)
-            self.pos_sums[layer] = torch.zeros_like(self.sums[layer])
-            self.counts[layer] = torch.zeros(classes, dtype=torch.int64)
-        elif self.sums[layer].shape[1] != v.shape[1]:
-            raise ValueError(f"layer {layer!r} had {self.sums[layer].shape[1]} units and now "
-                             f"has {v.shape[1]}")
-        self._grow(layer, classes)
-        self.sums[layer].index_add_(0, labels, v)
-        self.pos_sums[layer].index_add_(0, labels, v.clamp_min(0))
-        self.counts[layer] += torch.bincount(labels, minlength=self.counts[layer].numel())
-
-    def _classes(self, layer: str, labels: Tensor) -> int:
-        top = int(labels.max()) + 1 if labels.numel() else 0
-        if self.num_classes is not None:
-            if top > self.num_classes:
-                raise ValueError(f"label {top - 1} is out of range for num_classes="
-                                 f"{self.num_classes}; labels must be in [0, num_classes)")
-            return self.num_classes
-        have = self.counts[layer].numel() if layer in self.counts else 0
-        return max(top, have, 2)
-
-    def _grow(self, layer: str, classes: int) -> None:
-        extra = classes - self.counts[layer].numel()
-        if extra > 0:
-            units = self.sums[layer].shape[1]
-            pad = torch.zeros(extra, units, dtype=torch.float64)
-            self.sums[layer] = torch.cat([self.sums[layer], pad])
-            self.pos_sums[layer] = torch.cat([self.pos_sums[layer], pad])
-            self.counts[layer] = torch.cat([self.counts[layer],
-                                            torch.zeros(extra, dtype=torch.int64)])
-
-    def merge(self, other: SelectivityState) -> SelectivityState:
-        """Add ``other``'s sums into this state (as if its batches were measured here)."""
-        for layer, sums in other.sums.items():
-            if layer not in self.sums:
-                self.sums[layer] = torch.zeros(0, sums.shape[1], dtype=torch.float64)
-                self.pos_sums[layer] = self.sums[layer].clone()
-                self.counts[layer] = torch.zeros(0, dtype=torch.int64)
-            classes = max(self.counts[layer].numel(), other.counts[layer].numel())
-            self._grow(layer, classes)
-            n = other.counts[layer].numel()
-            self.sums[layer][:n] += sums
-            self.pos_sums[layer][:n] += other.pos_sums[layer]
-            self.counts[layer][:n] += other.counts[layer]
-        return self
+        state = self.layers.get(layer)
+        if state is None:
+            state = self.layers[layer] = ClassSums(v.shape[1], self.num_classes)
+        elif state.units != v.shape[1]:
+            raise ValueError(f"layer {layer!r} had {state.units} units and now has {v.shape[1]}")
+        state.update(v[keep.to(v.device)], labels[keep])
 
     def compute(self) -> dict[str, Selectivity]:
         """The :class:`Selectivity` of every layer seen."""
-        if not self.sums:
+        if not self.layers:
             raise ValueError("no labelled samples were seen: nothing to compute selectivity of")
         out = {}
-        for layer, sums in self.sums.items():
-            counts = self.counts[layer]
-            if int(counts.sum()) == 0:
+        for layer, state in self.layers.items():
+            if int(state.state["counts"].sum()) == 0:
                 raise ValueError(f"no labelled samples (labels >= 0) of layer {layer!r} were "
                                  "seen: nothing to compute selectivity of")
-            denom = counts.double().unsqueeze(1)  # (C, 1)
-            nan = torch.full_like(sums, float("nan"))
-            means = torch.where(denom > 0, sums / denom.clamp_min(1), nan)
-            pos_means = torch.where(denom > 0, self.pos_sums[layer] / denom.clamp_min(1), nan)
-            index, preferred = selectivity_index(pos_means)
-            fired = ~torch.isnan(index)
-            mean = float(index[fired].mean()) if bool(fired.any()) else float("nan")
-            out[layer] = Selectivity(index, preferred, means, mean, counts.clone())
+            out[layer] = state.compute()
         return out
+
+    def _check_compatible(self, other: Any) -> None:
+        if self.num_classes != other.num_classes:
+            raise ValueError(f"cannot merge selectivity states with num_classes="
+                             f"{self.num_classes} and {other.num_classes}")
 
 
 def class_selectivity(

@@ -2,8 +2,13 @@
 
 Per layer the state is a ``(units, k)`` buffer of the best values so far, with the index of
 the sample (its position in the stream of batches) and where in that sample the unit peaked:
-each batch's per-sample peaks are appended and cut back to ``k`` with ``torch.topk``, so
-memory is ``units * (k + batch)`` whatever the size of the data.
+each batch's per-sample peaks are appended and cut back to the ``k`` largest, so memory is
+``units * (k + batch)`` whatever the size of the data. Ties go to the smaller sample index, so
+the buffer depends only on the samples seen, not on how they were batched; it is a streaming
+state (:mod:`actsparse.measure.streaming`) whose merge concatenates two buffers and keeps the
+``k`` largest again, so shards and ``torch.distributed`` ranks combine into exactly the buffer
+of one pass over all the data, as long as sample indices are global (see ``run_observers``'s
+``start``).
 
 What a "unit" and its "position" are depends on the layer's output:
 
@@ -15,14 +20,8 @@ What a "unit" and its "position" are depends on the layer's output:
 
 Each sample appears at most once per unit (its peak), so the ``k`` examples are ``k`` inputs.
 
-The receptive field of a conv position is computed from the chain of Conv/Pool modules that
-come before the layer (in ``named_modules`` order, which is the forward order of plain CNNs):
-a layer with kernel ``k``, stride ``s``, padding ``p`` and dilation ``d`` maps output position
-``o`` to the inputs ``o*s - p ... o*s - p + d*(k-1)``, so composing the chain gives, in input
-pixels, ``top = o * jump + start`` and a ``size``. :func:`receptive_field` checks the chain
-against the layer's actual output size and raises if they disagree (functional pooling,
-upsampling, branches); :func:`receptive_field_by_gradient` is the fallback: the box of input
-pixels with a nonzero gradient for one output position.
+The receptive field of a conv peak is in :mod:`actsparse.interpret.receptive_field` (its
+names are re-exported here).
 """
 
 from __future__ import annotations
@@ -34,8 +33,23 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from actsparse._hooks import INPUT_SUFFIX, LayerSpec, hooked, select_layers
+from actsparse._hooks import LayerSpec
 from actsparse.interpret._observe import json_list, run_observers
+from actsparse.interpret.receptive_field import (
+    BREAKING_TYPES,
+    SPATIAL_TYPES,
+    ReceptiveField,
+    conv_chain,
+    receptive_field,
+    receptive_field_by_gradient,
+)
+from actsparse.measure.streaming import CAT, LayerStates, StreamingState
+
+__all__ = [
+    "BREAKING_TYPES", "SPATIAL_TYPES", "ReceptiveField", "TopActivations", "TopExamples",
+    "UnitTopK", "best_first", "conv_chain", "receptive_field", "receptive_field_by_gradient",
+    "top_examples",
+]
 
 
 @dataclass
@@ -76,64 +90,119 @@ class TopActivations:
                 "samples": json_list(self.samples), "positions": json_list(self.positions)}
 
 
-class TopExamples:
-    """Streaming top-``k`` activating samples per unit, per layer.
+def best_first(values: Tensor, samples: Tensor) -> Tensor:
+    """Per row, the column order of ``values`` from largest to smallest, ties by smaller sample.
+
+    A total order when sample indices are distinct, so it does not depend on column order.
+
+    Example:
+        >>> best_first(torch.tensor([[1.0, 3.0, 3.0]]), torch.tensor([[0, 7, 2]])).tolist()
+        [[2, 1, 0]]
+    """
+    by_sample = samples.argsort(dim=1, stable=True)
+    by_value = values.gather(1, by_sample).argsort(dim=1, descending=True, stable=True)
+    return by_sample.gather(1, by_value)
+
+
+class UnitTopK(StreamingState):
+    """The ``k`` best ``(value, sample, position)`` of each unit of one layer.
+
+    States (all ``"cat"`` along the examples axis, then cut to the ``k`` best): ``values``
+    (units, <= k) float, ``samples`` (units, <= k) int64, ``positions`` (units, <= k, P) int64.
+
+    Example:
+        >>> a, b = UnitTopK(2, 1, 0, "vector"), UnitTopK(2, 1, 0, "vector")
+        >>> a.update(torch.tensor([[1.0], [4.0]]), torch.zeros(2, 1, 0, dtype=torch.long), 0)
+        >>> b.update(torch.tensor([[3.0]]), torch.zeros(1, 1, 0, dtype=torch.long), 2)
+        >>> a.merge(b).compute().samples.tolist()
+        [[1, 2]]
+    """
+
+    def __init__(self, k: int, units: int, places: int, kind: str,
+                 spatial: tuple[int, ...] = ()) -> None:
+        self.k, self.units, self.kind, self.spatial = k, units, kind, spatial
+        self.add_state("values", torch.full((units, 0), float("-inf")), CAT, dim=1)
+        self.add_state("samples", torch.zeros(units, 0, dtype=torch.int64), CAT, dim=1)
+        self.add_state("positions", torch.zeros(units, 0, places, dtype=torch.int64), CAT, dim=1)
+
+    def update(self, peak: Tensor, where: Tensor, first: int) -> None:
+        """Add per-sample peaks ``(B, units)`` found at ``where`` ``(B, units, P)``; the batch's
+        first sample has index ``first``."""
+        batch = peak.shape[0]
+        ids = torch.arange(first, first + batch).unsqueeze(0).expand(self.units, batch)
+        s = self.state
+        s["values"] = torch.cat([s["values"], peak.T.float().cpu()], 1)  # (U, k' + B)
+        s["samples"] = torch.cat([s["samples"], ids], 1)
+        s["positions"] = torch.cat([s["positions"], where.transpose(0, 1).cpu()], 1)
+        self._trim()
+
+    def _trim(self) -> None:
+        s = self.state
+        order = best_first(s["values"], s["samples"])[:, : self.k]  # (U, <= k)
+        s["values"] = s["values"].gather(1, order)
+        s["samples"] = s["samples"].gather(1, order)
+        s["positions"] = s["positions"].gather(
+            1, order.unsqueeze(-1).expand(-1, -1, s["positions"].shape[2]))
+
+    def _check_compatible(self, other: Any) -> None:
+        mine = (self.k, self.units, self.kind, self.spatial)
+        theirs = (other.k, other.units, other.kind, other.spatial)
+        if mine != theirs:
+            raise ValueError(f"cannot merge top examples (k, units, kind, spatial) {mine} with "
+                             f"{theirs}")
+
+    def compute(self) -> TopActivations:
+        """The buffer padded to ``k`` columns (-inf values, sample -1)."""
+        values, samples, positions = (self.state[n] for n in ("values", "samples", "positions"))
+        pad = self.k - values.shape[1]
+        return TopActivations(
+            torch.cat([values, torch.full((self.units, pad), float("-inf"))], 1),
+            torch.cat([samples, torch.full((self.units, pad), -1)], 1),
+            torch.cat([positions, torch.full((self.units, pad, positions.shape[2]), -1)], 1),
+            self.kind, self.spatial)
+
+
+class TopExamples(LayerStates[UnitTopK]):
+    """Streaming top-``k`` activating samples per unit, per layer (a :class:`UnitTopK` each).
 
     Example:
         >>> top = TopExamples(k=2)
         >>> top.update("fc", torch.tensor([[1.0, 5.0], [3.0, 0.0]]), None, None, offset=0)
-        >>> top.update("fc", torch.tensor([[2.0, 4.0]]), None, None, offset=2)
-        >>> r = top.compute()["fc"]
+        >>> other = TopExamples(k=2)
+        >>> other.update("fc", torch.tensor([[2.0, 4.0]]), None, None, offset=2)
+        >>> r = top.merge(other).compute()["fc"]
         >>> r.samples.tolist(), r.values.tolist()
         ([[1, 2], [0, 2]], [[3.0, 2.0], [5.0, 4.0]])
     """
+
+    _noun = "top examples"
 
     def __init__(self, k: int = 9) -> None:
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k (examples per unit) must be a whole number >= 1, got {k!r}")
         self.k = k
-        self._values: dict[str, Tensor] = {}
-        self._samples: dict[str, Tensor] = {}
-        self._positions: dict[str, Tensor] = {}
-        self._kind: dict[str, tuple[str, tuple[int, ...]]] = {}
+        self.layers: dict[str, UnitTopK] = {}
 
     def update(self, layer: str, x: Tensor, labels: Tensor | None = None,
                mask: Tensor | None = None, offset: int = 0) -> None:
         """Merge one batch of ``layer``'s output ``x``; its first sample has index ``offset``."""
         peak, where, kind, spatial = _peaks(x, mask)  # (B, U), (B, U, P)
-        batch = peak.shape[0]
-        ids = torch.arange(offset, offset + batch).unsqueeze(0).expand(peak.shape[1], batch)
-        if layer not in self._values:
-            units, p = peak.shape[1], where.shape[2]
-            self._values[layer] = torch.full((units, 0), float("-inf"))
-            self._samples[layer] = torch.zeros(units, 0, dtype=torch.int64)
-            self._positions[layer] = torch.zeros(units, 0, p, dtype=torch.int64)
-            self._kind[layer] = (kind, spatial)
-        elif self._values[layer].shape[0] != peak.shape[1]:
-            raise ValueError(f"layer {layer!r} had {self._values[layer].shape[0]} units and "
-                             f"now has {peak.shape[1]}")
-        values = torch.cat([self._values[layer], peak.T.cpu()], 1)  # (U, k' + B)
-        samples = torch.cat([self._samples[layer], ids], 1)
-        positions = torch.cat([self._positions[layer], where.transpose(0, 1).cpu()], 1)
-        best, order = values.topk(min(self.k, values.shape[1]), dim=1)  # (U, k)
-        self._values[layer] = best
-        self._samples[layer] = samples.gather(1, order)
-        self._positions[layer] = positions.gather(
-            1, order.unsqueeze(-1).expand(-1, -1, positions.shape[2]))
+        state = self.layers.get(layer)
+        if state is None:
+            state = self.layers[layer] = UnitTopK(self.k, peak.shape[1], where.shape[2], kind,
+                                                  spatial)
+        elif state.units != peak.shape[1]:
+            raise ValueError(f"layer {layer!r} had {state.units} units and now has "
+                             f"{peak.shape[1]}")
+        state.update(peak, where, offset)
 
     def compute(self) -> dict[str, TopActivations]:
         """The :class:`TopActivations` of every layer seen, padded to ``k`` columns."""
-        out = {}
-        for layer, values in self._values.items():
-            units, have = values.shape
-            pad = self.k - have
-            positions = self._positions[layer]
-            out[layer] = TopActivations(
-                torch.cat([values, torch.full((units, pad), float("-inf"))], 1),
-                torch.cat([self._samples[layer], torch.full((units, pad), -1)], 1),
-                torch.cat([positions, torch.full((units, pad, positions.shape[2]), -1)], 1),
-                *self._kind[layer])
-        return out
+        return {layer: state.compute() for layer, state in self.layers.items()}
+
+    def _check_compatible(self, other: Any) -> None:
+        if self.k != other.k:
+            raise ValueError(f"cannot merge top examples with k={self.k} and k={other.k}")
 
 
 def _peaks(x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, str, tuple[int, ...]]:
@@ -178,157 +247,3 @@ def top_examples(
     return state.compute()
 
 
-@dataclass(frozen=True)
-class ReceptiveField:
-    """Where the positions of a conv layer look in its input: ``top = o * jump + start``.
-
-    Example:
-        >>> rf = ReceptiveField(size=(5, 5), jump=(2, 2), start=(-1, -1))
-        >>> rf.box((3, 0), (28, 28))  # (top, left, bottom, right), clipped, ends exclusive
-        (5, 0, 10, 4)
-    """
-
-    size: tuple[int, int]
-    jump: tuple[int, int]
-    start: tuple[int, int]
-
-    def box(self, position: Sequence[int], image: Sequence[int]) -> tuple[int, int, int, int]:
-        """The input box ``(top, left, bottom, right)`` of ``position``, clipped to ``image``."""
-        top = int(position[0]) * self.jump[0] + self.start[0]
-        left = int(position[1]) * self.jump[1] + self.start[1]
-        return (max(top, 0), max(left, 0), min(top + self.size[0], int(image[0])),
-                min(left + self.size[1], int(image[1])))
-
-    def output_size(self, image: Sequence[int], chain: Sequence[nn.Module]) -> tuple[int, int]:
-        """The map size the chain gives for an ``image`` of ``(H, W)`` (to check the chain)."""
-        h, w = int(image[0]), int(image[1])
-        for m in chain:
-            (kh, kw), (sh, sw), (ph, pw), (dh, dw) = _geometry(m)
-            h = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-            w = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-        return h, w
-
-
-SPATIAL_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
-# Modules that change the map in ways a kernel/stride chain cannot express.
-BREAKING_TYPES: tuple[type[nn.Module], ...] = (
-    nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Upsample, nn.ConvTranspose2d, nn.Flatten,
-    nn.Linear, nn.PixelShuffle, nn.Unfold, nn.Fold,
-)
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (int(v[0]), int(v[1])) if isinstance(v, tuple | list) else (int(v), int(v))
-
-
-def _geometry(m: nn.Module) -> tuple[tuple[int, int], ...]:
-    """``(kernel, stride, padding, dilation)`` of a Conv2d / MaxPool2d / AvgPool2d."""
-    kernel = _pair(m.kernel_size)
-    stride = _pair(m.stride if m.stride is not None else m.kernel_size)
-    dilation = _pair(getattr(m, "dilation", 1))
-    padding: Any = m.padding
-    if padding == "valid":
-        padding = 0
-    elif padding == "same":
-        padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation, strict=True))
-    if getattr(m, "ceil_mode", False):
-        raise ValueError(f"{type(m).__name__} with ceil_mode=True is not supported")
-    return kernel, stride, _pair(padding), dilation
-
-
-def conv_chain(model: nn.Module, layer: str) -> list[nn.Module]:
-    """The Conv2d/MaxPool2d/AvgPool2d modules before ``layer`` (included), in module order.
-
-    Raises ValueError when a module that the chain cannot express (adaptive pooling, upsampling,
-    a Linear) comes first.
-    """
-    on_input = layer.endswith(INPUT_SUFFIX)
-    name = layer[: -len(INPUT_SUFFIX)] if on_input else layer.split("#")[0]
-    if name not in dict(model.named_modules()):
-        raise ValueError(f"layer {layer!r} is not a module of {type(model).__name__}")
-    chain: list[nn.Module] = []
-    for n, m in model.named_modules():
-        if n == name and on_input:
-            return chain
-        if isinstance(m, SPATIAL_TYPES):
-            chain.append(m)
-        elif isinstance(m, BREAKING_TYPES) and len(list(m.children())) == 0:
-            raise ValueError(f"{type(m).__name__} {n!r} comes before layer {layer!r}: its "
-                             "receptive field is not a conv/pool chain; use "
-                             "receptive_field_by_gradient")
-        if n == name:
-            return chain
-    raise ValueError(f"layer {layer!r} is not a module of {type(model).__name__}")
-
-
-def receptive_field(model: nn.Module, layer: str,
-                    check: tuple[tuple[int, int], tuple[int, int]] | None = None
-                    ) -> ReceptiveField:
-    """The receptive field of a conv ``layer``'s positions, from its conv/pool chain.
-
-    ``check=((H, W), (h, w))``: raise ValueError unless the chain turns an ``H x W`` input
-    into the ``h x w`` map the layer actually has.
-
-    Example:
-        >>> net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        ...                     nn.Conv2d(2, 2, 3, padding=1), nn.ReLU())
-        >>> receptive_field(net, "4", check=((28, 28), (14, 14)))
-        ReceptiveField(size=(8, 8), jump=(2, 2), start=(-3, -3))
-    """
-    chain = conv_chain(model, layer)
-    size, jump, start = [1, 1], [1, 1], [0, 0]
-    for m in chain:
-        kernel, stride, padding, dilation = _geometry(m)
-        for i in range(2):
-            start[i] -= padding[i] * jump[i]
-            size[i] += dilation[i] * (kernel[i] - 1) * jump[i]
-            jump[i] *= stride[i]
-    rf = ReceptiveField((size[0], size[1]), (jump[0], jump[1]), (start[0], start[1]))
-    if check is not None:
-        got = rf.output_size(check[0], chain)
-        if got != tuple(check[1]):
-            raise ValueError(
-                f"the conv/pool chain before {layer!r} gives a {got[0]}x{got[1]} map for a "
-                f"{check[0][0]}x{check[0][1]} input, but the layer's map is "
-                f"{check[1][0]}x{check[1][1]}: the model does more than a plain chain; use "
-                "receptive_field_by_gradient")
-    return rf
-
-
-def receptive_field_by_gradient(model: nn.Module, layer: str, inputs: Tensor,
-                                position: Sequence[int]) -> tuple[int, int, int, int]:
-    """The input box ``(top, left, bottom, right)`` that influences one position of ``layer``.
-
-    Runs ``inputs`` (one sample, ``(1, C, H, W)``) with gradients, sums ``layer``'s channels at
-    ``position`` and returns the bounding box of the input pixels whose gradient is nonzero.
-    This is the effective field for this input: through ReLUs that are off or max-pools it can
-    be smaller than the chain's.
-
-    Example:
-        >>> net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.AvgPool2d(2))
-        >>> receptive_field_by_gradient(net, "1", torch.randn(1, 1, 12, 12), (2, 3))
-        (4, 6, 8, 10)
-    """
-    if inputs.dim() != 4 or inputs.shape[0] != 1:
-        raise ValueError(f"inputs must be one sample (1, C, H, W), got {tuple(inputs.shape)}")
-    targets = select_layers(model, [layer.split("#")[0]])
-    outputs: list[Tensor] = []
-    x = inputs.detach().clone().requires_grad_(True)
-    modes = {m: m.training for m in model.modules()}
-    try:
-        model.eval()
-        with torch.enable_grad(), hooked(model, targets, lambda _n, t: outputs.append(t)):
-            model(x)
-            if not outputs or outputs[0].dim() != 4:
-                raise ValueError(f"layer {layer!r} gives no (B, C, H, W) map")
-            h, w = int(position[0]), int(position[1])
-            outputs[0][0, :, h, w].sum().backward()
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
-    assert x.grad is not None
-    hit = torch.nonzero(x.grad[0].abs().sum(0))  # (n, 2) rows, cols
-    if hit.numel() == 0:
-        raise ValueError(f"no input pixel has a gradient at {layer!r} position {tuple(position)}")
-    return (int(hit[:, 0].min()), int(hit[:, 1].min()), int(hit[:, 0].max()) + 1,
-            int(hit[:, 1].max()) + 1)

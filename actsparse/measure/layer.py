@@ -1,4 +1,4 @@
-"""One layer's measured state and the numbers read from it."""
+"""One layer's measured state and the numbers read from it (a :class:`StreamingState`)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,29 @@ import torch
 from torch import Tensor
 
 from actsparse.measure.config import ProfileConfig, config_difference
-from actsparse.measure.state import merge_states
+from actsparse.measure.state import REDUCTIONS, _to_shape, new_state
+from actsparse.measure.streaming import StreamingState
+from actsparse.measure.update import update_state
 from actsparse.metrics import gini_from_histogram
 
 
 @dataclass
-class LayerProfile:
+class LayerProfile(StreamingState):
     """Streaming statistics of one layer (a module's output, or its input when ``on_input``).
 
     ``units`` is the size of the unit axis (features, or channels of a conv map) and
-    ``spatial`` the shape of the positions axis (``()`` for dense layers).
+    ``spatial`` the shape of the positions axis (``()`` for dense layers). The tensors of
+    ``state`` are declared with their reductions (:data:`actsparse.measure.state.REDUCTIONS`),
+    so ``update``, ``merge``, ``all_reduce``, ``reset`` and ``compute`` follow
+    :class:`~actsparse.measure.streaming.StreamingState`.
+
+    Example:
+        >>> cfg = ProfileConfig()
+        >>> a = LayerProfile("fc", False, 3, (), cfg, new_state(cfg, 3, ()))
+        >>> a.update(torch.tensor([[0.0, 1.0, 2.0]]))
+        >>> b = a.merge(a)
+        >>> b.samples, b.density, a.reset().samples
+        (2, 0.6666666666666666, 0)
     """
 
     name: str
@@ -29,6 +42,20 @@ class LayerProfile:
     spatial: tuple[int, ...]
     config: ProfileConfig
     state: dict[str, Tensor] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        defaults = new_state(self.config, self.units, self.spatial)
+        for key, how in REDUCTIONS.items():
+            self.declare(key, defaults[key], how)
+
+    def update(self, x: Tensor) -> None:
+        """Add a batch of this layer's activations (the fused kernel on CPU, else torch)."""
+        with torch.no_grad():
+            update_state(self.state, x, self.config, self.config.edges())
+
+    def compute(self) -> dict[str, Any]:
+        """The numbers of :meth:`summary`."""
+        return self.summary()
 
     # -- raw counts ---------------------------------------------------------------------------
     @property
@@ -127,9 +154,8 @@ class LayerProfile:
         counts[-1] -= self.state["inf"]  # Inf sits in the overflow bin; Gini is of finite values
         return gini_from_histogram(counts, values.double())
 
-    # -- combining ------------------------------------------------------------------------------
-    def merge(self, other: LayerProfile) -> LayerProfile:
-        """The state of both layers' data together."""
+    # -- combining (merge and all_reduce come from StreamingState) -----------------------------
+    def _check_compatible(self, other: Any) -> None:
         if (self.name, self.units, self.on_input) != (other.name, other.units, other.on_input):
             raise ValueError(
                 f"cannot merge layer {self.name!r} ({self.units} units) with layer "
@@ -139,10 +165,17 @@ class LayerProfile:
             raise ValueError(
                 f"cannot merge layer {self.name!r}: {config_difference(self.config, other.config)}"
             )
-        return LayerProfile(
-            self.name, self.on_input, self.units, self.spatial, self.config,
-            merge_states(self.state, other.state),
-        )
+
+    def _common_shape(self, name: str, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+        # Varying input sizes give spatial maps of other sizes: resample to the first one.
+        if name == "spatial_active" and all(math.prod(s) > 0 for s in shapes):
+            return shapes[0]
+        return super()._common_shape(name, shapes)
+
+    def _aligned(self, name: str, tensor: Tensor, shape: tuple[int, ...]) -> Tensor:
+        if name == "spatial_active" and tuple(tensor.shape) != shape:
+            return _to_shape(tensor.double(), torch.Size(shape))
+        return super()._aligned(name, tensor, shape)
 
     def summary(self) -> dict[str, Any]:
         """The JSON-ready numbers of this layer (one entry of ``profile.json``)."""

@@ -14,18 +14,21 @@ from torch import Tensor
 
 from actsparse.measure.config import ProfileConfig, config_difference
 from actsparse.measure.layer import LayerProfile
-from actsparse.measure.state import MAX, MIN, REDUCTIONS
+from actsparse.measure.state import REDUCTIONS
+from actsparse.measure.streaming import LayerStates
 
 FORMAT = "actsparse.profile"
 SCHEMA_VERSION = 1
 FILE_NAME = "profile.safetensors"
 
 
-class Profile:
+class Profile(LayerStates[LayerProfile]):
     """Per-layer activation statistics of a model over some data.
 
     Built by :func:`actsparse.profile` or :class:`actsparse.Profiler`; combine shards with
-    :meth:`merge`, save with :meth:`save` and read back with :meth:`load`.
+    :meth:`merge` (or across ranks with :meth:`all_reduce`), save with :meth:`save` and read
+    back with :meth:`load`. Each layer is a :class:`LayerProfile`, a streaming state whose
+    tensors are declared with their reductions.
 
     Example:
         >>> import torch, actsparse
@@ -39,6 +42,9 @@ class Profile:
         ['abs_mean', 'abs_quantiles', 'dead_fraction', 'dead_units']
     """
 
+    _noun = "profiles"  # errors say "cannot merge profiles of different layers"
+    _verb = "profiled"  # and "ranks profiled different layers"
+
     def __init__(
         self,
         layers: dict[str, LayerProfile],
@@ -48,10 +54,6 @@ class Profile:
         self.layers = layers
         self.config = config
         self.meta: dict[str, Any] = dict(meta or {})
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.layers)
 
     def __getitem__(self, name: str) -> LayerProfile:
         try:
@@ -69,7 +71,7 @@ class Profile:
         samples = max((layer.samples for layer in self), default=0)
         return f"Profile({len(self)} layers, {samples} samples)"
 
-    # -- combining ------------------------------------------------------------------------------
+    # -- combining (merge and all_reduce come from LayerStates) ---------------------------------
     def merge(self, other: Profile) -> Profile:
         """The profile of both data shards together (equal to profiling their union).
 
@@ -81,38 +83,27 @@ class Profile:
             >>> both["1"].samples
             32
         """
-        if not isinstance(other, Profile):
-            raise TypeError(f"can only merge a Profile, got {type(other).__name__}")
-        if self.config != other.config:
-            raise ValueError(
-                f"cannot merge profiles {config_difference(self.config, other.config)}"
-            )
-        if set(self.names) != set(other.names):
-            missing = sorted(set(self.names) ^ set(other.names))
-            raise ValueError(
-                f"cannot merge profiles of different layers; in one but not the other: {missing}"
-            )
-        layers = {n: self.layers[n].merge(other.layers[n]) for n in self.names}
-        return Profile(layers, self.config, self.meta)
+        return super().merge(other)
 
     def all_reduce(self, group: Any = None) -> Profile:
         """Combine this rank's profile with every other rank's, in place (torch.distributed).
 
         After the call every rank holds the profile of all ranks' data. Layers must agree.
         """
-        import torch.distributed as dist
+        return super().all_reduce(group)
 
-        if not (dist.is_available() and dist.is_initialized()):
-            return self
-        names: list[list[str] | None] = [None] * dist.get_world_size(group)
-        dist.all_gather_object(names, self.names, group=group)
-        if any(n != self.names for n in names):
-            raise ValueError(f"ranks profiled different layers: {names}")
-        ops = {MIN: dist.ReduceOp.MIN, MAX: dist.ReduceOp.MAX}
-        for layer in self:
-            for key, how in REDUCTIONS.items():
-                dist.all_reduce(layer.state[key], op=ops.get(how, dist.ReduceOp.SUM), group=group)
-        return self
+    def compute(self) -> dict[str, Any]:
+        """The numbers of :meth:`to_dict`."""
+        return self.to_dict()
+
+    def _check_compatible(self, other: Any) -> None:
+        if self.config != other.config:
+            raise ValueError(
+                f"cannot merge profiles {config_difference(self.config, other.config)}"
+            )
+
+    def _with_layers(self, layers: dict[str, LayerProfile]) -> Profile:
+        return Profile(layers, self.config, self.meta)
 
     # -- reading --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -13,10 +13,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from actsparse.measure.config import ProfileConfig
+from actsparse.measure.streaming import MAX, MIN, SUM
 from actsparse.metrics import hoyer_from_norms, treves_rolls_from_norms
 
-# How each state tensor combines across shards and ranks.
-SUM, MIN, MAX = "sum", "min", "max"
+# How each state tensor combines across shards and ranks (declared on every LayerProfile; the
+# fused kernel writes its outputs in this order).
 REDUCTIONS: dict[str, str] = {
     "count": SUM, "samples": SUM, "active": SUM, "sum": SUM, "abs_sum": SUM, "sq_sum": SUM,
     "min": MIN, "max": MAX, "nan": SUM, "inf": SUM, "hist": SUM, "sample_density_hist": SUM,
@@ -155,17 +156,3 @@ def _to_shape(counts: Tensor, shape: torch.Size) -> Tensor:
     resized = F.interpolate(counts[None, None].float(), size=tuple(shape), mode="area")[0, 0]
     resized = resized * (counts.sum() / resized.sum().clamp_min(1e-12))
     return resized.round().long()
-
-
-def merge_states(a: dict[str, Tensor], b: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Combine two states of the same layer, as if one had measured both shards."""
-    out: dict[str, Tensor] = {}
-    for key, how in REDUCTIONS.items():
-        x, y = a[key], b[key]
-        if key == "spatial_active" and x.shape != y.shape and x.numel() and y.numel():
-            y = _to_shape(y.double(), x.shape)
-        if x.shape != y.shape:
-            raise ValueError(f"state '{key}' has shape {tuple(x.shape)} vs {tuple(y.shape)}")
-        combine = torch.add if how == SUM else torch.minimum if how == MIN else torch.maximum
-        out[key] = combine(x, y)
-    return out

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import socket
-from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from _ddp import WORLD, requires_distributed, run_ranks
 from torch import nn
 
 from actsparse.induce.kwinners import KWinners, KWinners2d
 
-pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
-
-WORLD = 2
+pytestmark = requires_distributed
 STEPS = 6
 
 
@@ -48,47 +43,27 @@ def run(layers: nn.ModuleDict, share: slice) -> None:
         layers["local"](maps[share])
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _worker(rank: int, out: str) -> None:
+    calls = []
+    real = dist.all_reduce
 
+    def counting(tensor: torch.Tensor, *args: object, **kwargs: object) -> object:
+        calls.append(tuple(tensor.shape))
+        return real(tensor, *args, **kwargs)
 
-def _worker(rank: int, port: int, out: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=WORLD, timeout=timedelta(seconds=60))
-    try:
-        calls = []
-        real = dist.all_reduce
-
-        def counting(tensor: torch.Tensor, *args: object, **kwargs: object) -> object:
-            calls.append(tuple(tensor.shape))
-            return real(tensor, *args, **kwargs)
-
-        dist.all_reduce = counting  # type: ignore[assignment]
-        layers = make_layers()
-        run(layers, SHARES[rank])
-        layers.eval()
-        layers["dense"](global_batch(0)[0])  # inference: no all_reduce
-        dist.all_reduce = real
-        torch.save({k: v for k, v in layers.state_dict().items() if torch.is_tensor(v)},
-                   Path(out) / f"rank{rank}.pt")
-        (Path(out) / f"rank{rank}.json").write_text(json.dumps({"calls": calls}))
-    finally:
-        dist.destroy_process_group()
+    dist.all_reduce = counting  # type: ignore[assignment]
+    layers = make_layers()
+    run(layers, SHARES[rank])
+    layers.eval()
+    layers["dense"](global_batch(0)[0])  # inference: no all_reduce
+    dist.all_reduce = real
+    torch.save({k: v for k, v in layers.state_dict().items() if torch.is_tensor(v)},
+               Path(out) / f"rank{rank}.pt")
+    (Path(out) / f"rank{rank}.json").write_text(json.dumps({"calls": calls}))
 
 
 def test_duty_cycles_equal_across_ranks_and_to_one_process(tmp_path: Path) -> None:
-    ctx = mp.start_processes(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD,
-                             join=False, start_method="spawn")
-    for _ in range(120):  # at most ~2 minutes
-        if ctx.join(timeout=1):
-            break
-    else:
-        for p in ctx.processes:
-            p.kill()
-        pytest.fail("the gloo workers did not finish in time")
+    run_ranks(_worker, str(tmp_path))
     single = make_layers()
     run(single, slice(0, 12))  # one process, the union of the data
     expected = {k: v for k, v in single.state_dict().items() if torch.is_tensor(v)}

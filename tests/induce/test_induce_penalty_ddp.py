@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from _ddp import WORLD, requires_distributed, run_ranks
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from actsparse.induce.penalty import ActivationPenalty
 
-pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
-
-WORLD = 2
+pytestmark = requires_distributed
 STEPS = 4
 # (kind, target, sync_stats): kl without sync uses each rank's own batch statistics.
 CASES = [("l1", None, True), ("hoyer", None, True), ("kl", 0.05, True), ("kl", 0.05, False)]
@@ -49,31 +43,17 @@ def train(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, case: tuple) -> 
             pen.step()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _worker(rank: int, port: int, out: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD,
-        timeout=timedelta(seconds=60),
-    )
-    try:
-        xs, ys = make_data()
-        mine = slice(rank * 16, (rank + 1) * 16)  # each rank: half of every batch
-        for i, case in enumerate(CASES):
-            net = make_net()
-            train(DistributedDataParallel(net), xs[:, mine], ys[:, mine], case)
-            torch.save(net.state_dict(), Path(out) / f"case{i}_rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+def _worker(rank: int, out: str) -> None:
+    xs, ys = make_data()
+    mine = slice(rank * 16, (rank + 1) * 16)  # each rank: half of every batch
+    for i, case in enumerate(CASES):
+        net = make_net()
+        train(DistributedDataParallel(net), xs[:, mine], ys[:, mine], case)
+        torch.save(net.state_dict(), Path(out) / f"case{i}_rank{rank}.pt")
 
 
 def test_ddp_penalty_equals_single_process(tmp_path: Path) -> None:
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    run_ranks(_worker, str(tmp_path))
     xs, ys = make_data()
     torch.set_num_threads(1)
     for i, case in enumerate(CASES):

@@ -135,3 +135,22 @@ def test_bad_input_gets_a_clear_error(batches, kwargs, message):
 def test_selectivity_index_needs_non_negative_means():
     with pytest.raises(ValueError, match="non-negative"):
         selectivity_index(torch.tensor([[-1.0], [1.0]]))
+
+
+def test_merge_pads_states_that_saw_fewer_classes():
+    gen = torch.Generator().manual_seed(4)
+    x = torch.rand(50, 3, generator=gen)
+    labels = torch.cat([torch.randint(0, 2, (20,), generator=gen),
+                        torch.randint(0, 5, (30,), generator=gen)])
+    a, b, whole = SelectivityState(), SelectivityState(), SelectivityState()
+    a.update("fc", x[:20], labels[:20])
+    b.update("fc", x[20:], labels[20:])
+    whole.update("fc", x, labels)
+    for merged in (a.merge(b), b.merge(a)):
+        got, want = merged.compute()["fc"], whole.compute()["fc"]
+        assert got.counts.tolist() == want.counts.tolist() == torch.bincount(labels).tolist()
+        torch.testing.assert_close(got.class_means, want.class_means, equal_nan=True)
+        torch.testing.assert_close(got.index, want.index, equal_nan=True)
+    assert a.layers["fc"].state["counts"].numel() == 2  # the inputs are left as they were
+    with pytest.raises(ValueError, match="num_classes=None and 5"):
+        a.merge(SelectivityState(num_classes=5))

@@ -158,3 +158,21 @@ def test_chain_that_is_not_plain_is_refused():
         receptive_field(mlp, "2")
     with pytest.raises(ValueError, match="not a module"):
         receptive_field(mlp, "nope")
+
+
+def test_merged_shards_equal_one_pass_with_ties_going_to_the_smaller_index():
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 4, (60, 5), generator=gen).float()  # many ties
+    whole, a, b = TopExamples(k=6), TopExamples(k=6), TopExamples(k=6)
+    whole.update("fc", x, offset=0)
+    for i in range(0, 60, 9):
+        (a if i < 27 else b).update("fc", x[i:i + 9], offset=i)
+    for merged in (a.merge(b), b.merge(a)):
+        got, want = merged.compute()["fc"], whole.compute()["fc"]
+        assert torch.equal(got.values, want.values) and torch.equal(got.samples, want.samples)
+    best = whole.compute()["fc"]
+    order = torch.stack([torch.tensor(sorted(range(60), key=lambda s: (-x[s, u], s))[:6])
+                         for u in range(5)])
+    assert torch.equal(best.samples, order)
+    with pytest.raises(ValueError, match="k=6 and k=2"):
+        a.merge(TopExamples(k=2))

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import socket
-from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from _ddp import WORLD, requires_distributed, run_ranks
 from torch import nn
 
 import actsparse
 from actsparse.measure import Profile
 
-pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
-
-WORLD = 2
+pytestmark = requires_distributed
 
 
 def make_net() -> nn.Module:
@@ -31,41 +25,24 @@ def make_batches() -> list[torch.Tensor]:
     return list(torch.randn(256, 1, 8, 8, generator=gen).split(64))  # 2 batches per rank
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _worker(rank: int, port: int, out: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank,
-        world_size=WORLD,
-        timeout=timedelta(seconds=60),
-    )
+def _worker(rank: int, out: str) -> None:
+    net = make_net()
+    mine = make_batches()[rank::WORLD]
+    prof = actsparse.profile(net, mine, inputs=True).all_reduce()
+    prof.save(Path(out) / f"rank{rank}.safetensors")
+    # Ranks that measured different layers must refuse, on every rank, with a clear error.
+    layers = ["1"] if rank == 0 else ["4"]
+    other = actsparse.profile(net, mine, layers=layers)
     try:
-        net = make_net()
-        mine = make_batches()[rank::WORLD]
-        prof = actsparse.profile(net, mine, inputs=True).all_reduce()
-        prof.save(Path(out) / f"rank{rank}.safetensors")
-        # Ranks that measured different layers must refuse, on every rank, with a clear error.
-        layers = ["1"] if rank == 0 else ["4"]
-        other = actsparse.profile(net, mine, layers=layers)
-        try:
-            other.all_reduce()
-            error = ""
-        except ValueError as err:
-            error = str(err)
-        (Path(out) / f"rank{rank}.json").write_text(json.dumps({"error": error}))
-    finally:
-        dist.destroy_process_group()
+        other.all_reduce()
+        error = ""
+    except ValueError as err:
+        error = str(err)
+    (Path(out) / f"rank{rank}.json").write_text(json.dumps({"error": error}))
 
 
 def test_all_reduce_equals_single_process(tmp_path: Path) -> None:
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    run_ranks(_worker, str(tmp_path))
     expected = actsparse.profile(make_net(), make_batches(), inputs=True)
     for rank in range(WORLD):
         got = Profile.load(tmp_path / f"rank{rank}.safetensors")
