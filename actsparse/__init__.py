@@ -1,4 +1,28 @@
-"""actsparse: measure, induce, exploit and interpret sparse activation maps in PyTorch models."""
+"""actsparse: measure, induce, exploit and interpret sparse activation maps in PyTorch models.
+
+This module only re-exports the public API. The package is layered; imports point one way
+(``tests/test_layering.py`` checks it)::
+
+    cli -> study -> train -> report -> interpret, exploit -> induce -> measure -> metrics, _hooks
+
+- base helpers: ``metrics`` (formulas), ``_hooks`` (choosing layers, hooks that are always
+  removed, layer names, eval mode with restore), ``_timing`` (interleaved timing),
+  ``_jsonio`` (strict atomic JSON), ``_progress`` (optional progress bars), ``_native`` (C
+  kernels built on first use);
+- ``measure``: streaming per-layer state (one protocol: update, merge, compute, all_reduce),
+  ``Profile``, ``profile()``;
+- ``induce``: penalties, k-winners, thresholds and their calibration, relu-fication;
+- ``exploit``: sparse kernels, fusion, pruning, FLOPs, ONNX, ``accelerate()``;
+- ``interpret``: selectivity, overlap, top examples, sparse coding, sparse autoencoders;
+- ``integrations``: Hugging Face, Lightning and TensorBoard callbacks;
+- ``report``: every HTML page and figure; ``train``: the training application; ``study``:
+  dense-vs-sparse experiments and the claims table; ``cli``: the ``actsparse`` command.
+
+The four verbs (measure, induce, exploit, interpret) hold library code only: they never import
+the command line, the pages, the study, the training application or the data-and-model
+``zoo`` (used by cli, study, train, tests and benchmarks); no two top-level packages import
+each other.
+"""
 
 from actsparse import metrics
 from actsparse._hooks import register_activation, select_layers
