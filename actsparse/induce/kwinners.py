@@ -38,13 +38,13 @@ Speed: on contiguous float32 CPU tensors the selection runs in a small C kernel
 (``_kwinners_kernel.c``: radix select on order-preserving integer keys, the output and the
 per-unit win counts written in the same pass, OpenMP over samples); elsewhere (GPU, other
 dtypes, no compiler, ``ACTSPARSE_NO_NATIVE=1``) ``torch.topk`` and a scatter make the mask.
-Both give the same winners (tested); no Python loop runs over samples.
+Both give the same winners (tested); no Python loop runs over samples. Under
+``torch.compile``, ``torch.export`` and ``torch.jit.trace`` the selection is the custom operator
+``actsparse::kwinners`` (:mod:`actsparse.induce.kwinners_op`, with its autograd formula).
 """
 
 from __future__ import annotations
 
-import ctypes
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -52,112 +52,12 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from actsparse._hooks import register_activation
-from actsparse._native import load_library
-
-_SOURCE = Path(__file__).with_name("_kwinners_kernel.c")
-_P, _I64 = ctypes.c_void_p, ctypes.c_int64
-_ARGTYPES = [_P, _I64, _I64, _I64, _I64, _P, _I64, _P, _P, _P, _I64, ctypes.c_int32]
-
-
-def winners_mask(scores: Tensor, k: int, dim: int = -1) -> Tensor:
-    """A bool mask with exactly ``k`` True entries along ``dim``: the ``k`` largest scores.
-
-    Ties at the k-th value are broken by ``torch.topk`` (arbitrarily but exactly k).
-
-    Example:
-        >>> winners_mask(torch.tensor([[0.1, 3.0, -1.0, 2.0]]), 2)
-        tensor([[False,  True, False,  True]])
-    """
-    idx = scores.topk(k, dim=dim, sorted=False).indices
-    return torch.zeros_like(scores, dtype=torch.bool).scatter_(dim, idx, True)
-
-
-def kwinners_kernel() -> ctypes.CDLL | None:
-    """The compiled selection kernel, or ``None`` when native code is off or cannot be built.
-
-    Example:
-        >>> lib = kwinners_kernel()
-        >>> lib is None or hasattr(lib, "actsparse_kwinners")
-        True
-    """
-    return load_library("kwinners_kernel", _SOURCE, {
-        "actsparse_kwinners": (_ARGTYPES, ctypes.c_int),
-        "actsparse_kwinners_backward": ([_P, _P, _P, _I64, ctypes.c_int32], None),
-    })
-
-
-def select_winners(x: Tensor, k: int, layout: tuple[int, int, int], boost: Tensor | None,
-                   div: int, n_wins: int, native: bool = True) -> tuple[Tensor, Tensor, Tensor]:
-    """Winners of ``x`` viewed as ``(outer, n, inner)``: k per group of ``n`` (stride inner).
-
-    A score is ``x[o, j, i] * boost[j // div]`` (``x`` alone when ``boost`` is None). Returns
-    ``(out, mask, wins)``: ``x`` where it won and 0 elsewhere, the bool mask (shape of ``x``,
-    exactly ``k`` per group), and float32 win counts per boost index ``j // div`` (``n_wins``
-    of them). No autograd: the layers go through ``_KeepWinners``. Uses the C kernel on
-    float32 CPU tensors when ``native``, else ``torch.topk`` (the reference; ties may fall
-    differently).
-
-    Example:
-        >>> x = torch.tensor([[1.0, 5.0, 3.0, 2.0], [4.0, 0.0, 1.0, 9.0]])
-        >>> out, mask, wins = select_winners(x, 2, (2, 4, 1), None, 1, 4)
-        >>> out.tolist(), wins.tolist()
-        ([[0.0, 5.0, 3.0, 0.0], [4.0, 0.0, 0.0, 9.0]], [1.0, 1.0, 1.0, 1.0])
-    """
-    outer, n, inner = layout
-    x = x.detach()
-    lib = kwinners_kernel() if native else None
-    if (lib is not None and x.device.type == "cpu" and x.dtype == torch.float32
-            and (boost is None or boost.dtype == torch.float32)):
-        x = x.contiguous()
-        out = torch.empty_like(x)
-        mask = torch.empty(x.shape, dtype=torch.bool)
-        wins = torch.zeros(n_wins, dtype=torch.int64)
-        boost_c = boost.contiguous() if boost is not None else None
-        status = lib.actsparse_kwinners(
-            x.data_ptr(), outer, n, inner, k, boost_c.data_ptr() if boost_c is not None else None,
-            div, mask.data_ptr(), out.data_ptr(), wins.data_ptr(), n_wins,
-            torch.get_num_threads())
-        if status == 0:
-            return out, mask, wins.to(torch.float32)
-    scores = x.reshape(outer, n, inner)
-    if boost is not None:
-        scores = scores * boost.repeat_interleave(div).view(1, n, 1)
-    mask = winners_mask(scores, k, dim=1)  # (outer, n, inner)
-    wins = mask.sum(dim=(0, 2), dtype=torch.float32).view(n_wins, div).sum(dim=1)
-    mask = mask.view(x.shape)
-    return torch.where(mask, x, 0.0), mask, wins
-
-
-class _KeepWinners(torch.autograd.Function):
-    """``select_winners`` with the gradient of the output passed through the winners only."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, k: int, layout: tuple[int, int, int],
-                boost: Tensor | None, div: int, n_wins: int,
-                native: bool) -> tuple[Tensor, Tensor]:
-        out, mask, wins = select_winners(x, k, layout, boost, div, n_wins, native)
-        ctx.mark_non_differentiable(wins)
-        ctx.save_for_backward(mask)
-        ctx.native = native
-        return out, wins
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor, _wins: Tensor) -> tuple[Tensor | None, ...]:
-        (mask,) = ctx.saved_tensors
-        return _pass_winners(grad, mask, ctx.native), None, None, None, None, None, None
-
-
-def _pass_winners(grad: Tensor, mask: Tensor, native: bool) -> Tensor:
-    """``grad`` where ``mask``, else 0: one vectorised C pass on CPU float32 (about 3x faster
-    than ``torch.where`` on a bool mask), ``torch.where`` otherwise."""
-    lib = kwinners_kernel() if native else None
-    if lib is None or grad.device.type != "cpu" or grad.dtype != torch.float32:
-        return torch.where(mask, grad, 0.0)
-    grad = grad.contiguous()
-    out = torch.empty_like(grad)
-    lib.actsparse_kwinners_backward(grad.data_ptr(), mask.data_ptr(), out.data_ptr(),
-                                    grad.numel(), torch.get_num_threads())
-    return out
+from actsparse.induce.kwinners_op import (  # noqa: F401 - re-exported, the kernel lives there
+    keep_winners,
+    kwinners_kernel,
+    select_winners,
+    winners_mask,
+)
 
 
 def _check_density(density: float) -> float:
@@ -328,8 +228,8 @@ class KWinners(_KWinnersBase):
         k = self.k if self.training else self.k_inference
         samples = x.numel() // self.n
         boost = self.boost_factors(self.k / self.n) if self.boost_strength > 0 else None
-        out, wins = _KeepWinners.apply(x, k, (samples, self.n, 1), boost, 1, self.n,
-                                       self.native)  # out like x, wins (n,)
+        out, wins = keep_winners(x, k, (samples, self.n, 1), boost, 1, self.n,
+                                 self.native)  # out like x, wins (n,)
         if self.training:
             self._update_duty_cycle(wins, samples, 1)
         return out
@@ -405,7 +305,7 @@ class KWinners2d(_KWinnersBase):
         # groups: one per sample (global) or per (sample, position) (local)
         layout = (n_batch, c, h * w) if self.local else (n_batch, n, 1)
         div = 1 if self.local else h * w
-        out, wins = _KeepWinners.apply(x, k, layout, boost, div, c, self.native)
+        out, wins = keep_winners(x, k, layout, boost, div, c, self.native)
         if self.training:
             self._update_duty_cycle(wins, n_batch, h * w)  # wins: (C,)
         return out
