@@ -102,3 +102,43 @@ def test_the_check_catches_a_verb_importing_the_zoo(tmp_path: Path, monkeypatch:
     assert any("measure/bad.py: the verb 'measure' imports actsparse.zoo" in f for f in found)
     assert any("measure/worse.py: a verb imports argparse" in f for f in found)
     assert any("actsparse.measure and actsparse.report import each other" in f for f in found)
+
+
+TESTS = Path(__file__).resolve().parent
+TOP_LEVEL_TESTS = {"test_layering.py"}  # checks of the package as a whole
+
+
+def misplaced_tests(tests: Path = TESTS, package: Path = PACKAGE) -> list[str]:
+    """Test files not named after a module: ``tests/<package>/test_<module>[_<aspect>].py``.
+
+    A private module ``_name.py`` is tested by ``test_name.py``; the part after the module's
+    name (``test_profile_distributed.py``) says which aspect of it the file tests.
+    """
+    found = []
+    for path in sorted(tests.rglob("test_*.py")):
+        rel = path.relative_to(tests)
+        if len(rel.parts) == 1 and rel.name in TOP_LEVEL_TESTS:
+            continue
+        folder = package.joinpath(*rel.parts[:-1])
+        modules = {p.stem.lstrip("_") for p in folder.glob("*.py")} | {
+            p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
+        stem = rel.stem.removeprefix("test_")
+        if not any(stem == m or stem.startswith(m + "_") for m in modules if m != "__init__"):
+            found.append(str(rel))
+    return found
+
+
+def test_tests_are_named_after_the_module_they_test() -> None:
+    assert misplaced_tests() == []
+
+
+def test_the_layout_check_catches_a_misnamed_test(tmp_path: Path) -> None:
+    (tmp_path / "pkg" / "measure").mkdir(parents=True)
+    (tmp_path / "pkg" / "measure" / "profile.py").write_text("")
+    (tmp_path / "pkg" / "_hooks.py").write_text("")
+    (tmp_path / "tests" / "measure").mkdir(parents=True)
+    for name in ("measure/test_profile_files.py", "measure/test_profiles.py", "test_hooks.py",
+                 "test_other.py"):
+        (tmp_path / "tests" / name).write_text("")
+    assert misplaced_tests(tmp_path / "tests", tmp_path / "pkg") == [
+        "measure/test_profiles.py", "test_other.py"]

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 import torch
-from study_settings import FAST
+
+from study.study_settings import FAST
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from study_settings import FAST
 
 from actsparse.study.runs import checkpoint_epoch, ensure_run, finished_metrics, run_config, run_dir
 from actsparse.study.study import run_study
 from actsparse.study.variants import VARIANTS, select_variants
 from actsparse.train.checkpoint import load_checkpoint
 from actsparse.train.loop import train
+from study.study_settings import FAST
 
 SMALL = {"train_limit": 200, "test_limit": 60, "settings": FAST, "progress": False}
 
