@@ -22,15 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich import box
-from rich.console import Console
-from rich.progress import track
-from rich.table import Table
-from rich.text import Text
 from torch import Tensor
 
 from actsparse import zoo
 from actsparse._jsonio import write_json
+from actsparse._progress import track
 from actsparse.cli._galleries import image_galleries, text_galleries
 from actsparse.cli.common import (
     add_batch_size,
@@ -47,12 +43,14 @@ from actsparse.cli.common import (
 from actsparse.interpret.interpretation import Interpretation, interpret_model
 from actsparse.interpret.overlap import false_match_curve
 from actsparse.report.figures import spread
+from actsparse.report.format import fmt
 from actsparse.report.interpret_page import (
     FALSE_MATCH_SETTINGS,
     MAX_LAYERS,
     Gallery,
     write_interpret_page,
 )
+from actsparse.report.table import print_rows
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -200,9 +198,7 @@ def _result(found: Interpretation, galleries: list[Gallery], settings: dict[str,
 
 
 def _progress(batches: Iterable[Any], show: bool, n: int, size: int) -> Iterable[Any]:
-    if not show:
-        return batches
-    return track(batches, description="interpreting", total=-(-n // size), transient=True)
+    return track(batches, "interpreting", total=-(-n // size), enabled=show)
 
 
 def _image_batches(zm: zoo.ZooModel, data: zoo.ImageData, size: int
@@ -226,25 +222,17 @@ def _text_batches(zm: zoo.ZooModel, data: zoo.TextData, size: int, max_length: i
 def _print_table(found: Interpretation) -> None:
     """Per layer: units, kind, mean selectivity and overlaps (when measured)."""
     selectivity, overlaps = found.selectivity, found.overlaps
-
-    def f(x: float | None) -> str:
-        return "-" if x is None or x != x else f"{x:.3f}"
-
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
-    table.add_column("layer", no_wrap=True)
-    heads = ["units", "kind"] + (["mean SI"] if selectivity else [])
-    heads += ["within", "between", "density", "between/\nchance"] if overlaps else []
-    for head in heads:
-        table.add_column(head, justify="right", min_width=5)
+    heads = ["layer", "units", "kind"] + (["mean SI"] if selectivity else [])
+    heads += ["within", "between", "density", "between/chance"] if overlaps else []
+    rows = []
     for layer, top in found.top.items():
-        row = [str(top.units), top.kind]
+        row = [layer, str(top.units), top.kind]
         if selectivity:
             s = selectivity.get(layer)
-            row.append(f(s.mean_index if s else None))
+            row.append(fmt(s.mean_index if s else None))
         if overlaps:
             o = overlaps.get(layer)
-            row += [f(o.within if o else None), f(o.between if o else None),
-                    f(o.density if o else None), f(o.between_over_chance if o else None)]
-        table.add_row(Text(layer), *row)
-    Console().print(table)
+            row += [fmt(o.within if o else None), fmt(o.between if o else None),
+                    fmt(o.density if o else None), fmt(o.between_over_chance if o else None)]
+        rows.append(row)
+    print_rows(heads, rows)

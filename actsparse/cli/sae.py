@@ -17,7 +17,6 @@ A data set without splits (a user's file) is split: every 10th example is held o
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import time
 from collections.abc import Iterator
@@ -26,9 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from actsparse import zoo
 from actsparse._jsonio import write_json
@@ -45,7 +41,9 @@ from actsparse.interpret.sae import SparseAutoencoder
 from actsparse.interpret.sae_eval import downstream_effect, evaluate_sae
 from actsparse.interpret.sae_top_latents import top_latent_examples
 from actsparse.interpret.sae_train import SAETrainResult, save_sae, train_sae
+from actsparse.report.format import fmt
 from actsparse.report.sae_page import write_sae_page
+from actsparse.report.table import print_rows
 from actsparse.zoo.data import ImageData, TextData
 from actsparse.zoo.datasets import DATASETS
 
@@ -233,29 +231,22 @@ def _write(out: Path, result: dict[str, Any], trained: SAETrainResult,
 
 
 def print_summary(result: dict[str, Any], console: Any = None) -> None:
-    """Print the summary of a ``run_sae`` result as a small rich table.
+    """Print the summary of a ``run_sae`` result as a small table (rich when installed).
 
     Example:
-        >>> import io
-        >>> from rich.console import Console
-        >>> console = Console(file=io.StringIO(), width=100)
         >>> print_summary({"model": "m", "layer": "l", "sae": {"n_latents": 8, "k": 2},
         ...                "train": {"fvu": 0.1, "l0": 2.0, "dead_fraction": 0.0},
         ...                "held_out": {"fvu": 0.2, "l0": 2.0, "dead_fraction": 0.1},
-        ...                "downstream": {"task": "lm", "loss_recovered": 0.9}}, console)
-        >>> "loss_recovered" in console.file.getvalue()
-        True
+        ...                "downstream": {"task": "lm", "loss_recovered": 0.9}})
+        SAE m l
+        ...loss_recovered...0.9000...
     """
-    table = Table(title=Text(f"SAE {result['model']} {result['layer']}"), header_style="bold")
-    table.add_column("measure")
-    table.add_column("train", justify="right")
-    table.add_column("held-out", justify="right")
-    for key in ("fvu", "l0", "dead_fraction"):
-        table.add_row(key, _fmt(result["train"].get(key)), _fmt(result["held_out"].get(key)))
-    for key, value in result["downstream"].items():
-        if isinstance(value, float):
-            table.add_row(Text(key), "", _fmt(value))
-    (console or Console()).print(table)
+    rows = [[key, fmt(result["train"].get(key), ".4f"), fmt(result["held_out"].get(key), ".4f")]
+            for key in ("fvu", "l0", "dead_fraction")]
+    rows += [[key, "", fmt(value, ".4f")] for key, value in result["downstream"].items()
+             if isinstance(value, float)]
+    print_rows(["measure", "train", "held-out"], rows, title=f"SAE {result['model']} "
+               f"{result['layer']}", console=console)
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -334,9 +325,3 @@ def _check_args(n_latents: int | None, expansion: float, k: int, tokens: int,
 
 def _public(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if k not in ("density", "density_histogram")}
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "-" if not math.isfinite(value) else f"{value:.4f}"
-    return "-" if value is None else str(value)
