@@ -34,6 +34,53 @@ from actsparse import zoo
 from actsparse._jsonio import write_json
 from actsparse._timing import interleaved, machine
 from actsparse.exploit.plan import build_plan
+from actsparse.induce.kwinners import KWinners, KWinners2d
+
+
+class TopKWinners(nn.Module):
+    """A k-WTA layer's eval-mode function in plain torch ops (TopK + scatter) for the exporter:
+    the k largest of ``x * boost`` per sample (a whole map, or each position's channels)."""
+
+    def __init__(self, layer: nn.Module, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        local = bool(getattr(layer, "local", False))
+        if isinstance(layer, KWinners2d):
+            n = shape[1] if local else shape[1] * shape[2] * shape[3]
+            k_train, self.k = layer.k_for(n)
+            boost = layer.boost_factors(k_train / n).view(1, -1, 1, 1)
+        else:
+            self.k = layer.k_inference
+            boost = layer.boost_factors(layer.k / layer.n)
+        self.local = local
+        self.register_buffer("boost", boost.detach().clone() if layer.boost_strength > 0
+                             else torch.ones_like(boost))
+
+    def forward(self, x: Tensor) -> Tensor:
+        scores = x * self.boost
+        if self.local:
+            idx = scores.topk(self.k, dim=1).indices
+            mask = torch.zeros_like(x).scatter(1, idx, 1.0)
+        else:
+            idx = scores.flatten(1).topk(self.k, dim=1).indices
+            mask = torch.zeros_like(x.flatten(1)).scatter(1, idx, 1.0).view_as(x)
+        return torch.where(mask > 0, x, torch.zeros_like(x))
+
+
+def exportable(model: nn.Module, x: Tensor) -> nn.Module:
+    """A copy of ``model`` with its k-WTA layers as :class:`TopKWinners`."""
+    clone = copy.deepcopy(model).eval()
+    shapes: dict[str, tuple[int, ...]] = {}
+    hooks = [m.register_forward_hook(lambda m, a, o, n=n: shapes.__setitem__(n, tuple(o.shape)))
+             for n, m in clone.named_modules() if isinstance(m, (KWinners, KWinners2d))]
+    with torch.no_grad():
+        clone(x)
+    for h in hooks:
+        h.remove()
+    for name, shape in shapes.items():
+        parent, _, child = name.rpartition(".")
+        owner = clone.get_submodule(parent) if parent else clone
+        setattr(owner, child, TopKWinners(owner.get_submodule(child), shape))
+    return clone
 
 
 def ort_session(model: nn.Module, x: Tensor, threads: int) -> Callable[[Tensor], Any] | str:
@@ -42,10 +89,7 @@ def ort_session(model: nn.Module, x: Tensor, threads: int) -> Callable[[Tensor],
         import onnxruntime as ort
     except ImportError as err:
         return f"onnxruntime not installed: {err}"
-    clone = copy.deepcopy(model).eval()
-    for m in clone.modules():
-        if hasattr(m, "native"):
-            m.native = False  # k-WTA: the torch.topk path, which exports as TopK
+    clone = exportable(model, x)
     buf = io.BytesIO()
     try:
         with torch.no_grad(), warnings.catch_warnings():
@@ -91,7 +135,9 @@ def time_model(name: str, model: nn.Module, inputs: Tensor, batch: int, repeats:
     med = t.medians
     row.update(eager_us=med[0] * 1e6, plan_us=med[1] * 1e6, speedup_vs_eager=t.ratio(0, 1))
     if callable(ort):
-        row.update(ort_us=med[2] * 1e6, speedup_vs_ort=t.ratio(2, 1))
+        with torch.inference_mode():
+            diff = max(float((torch.as_tensor(ort(b)) - model(b)).abs().max()) for b in batches[:8])
+        row.update(ort_us=med[2] * 1e6, speedup_vs_ort=t.ratio(2, 1), ort_max_abs_diff=diff)
     else:
         row["ort"] = ort
     return row
