@@ -10,6 +10,7 @@ from torch import nn
 from actsparse.zoo import pretrained
 from actsparse.zoo.errors import UnknownNameError
 from actsparse.zoo.hf import HubLoadError, load_hf
+from actsparse.zoo.run_folder import is_run_folder, load_run_folder
 from actsparse.zoo.user import MODEL_SUFFIXES, load_module_file, wrap_module
 from actsparse.zoo.zoo_model import ZooModel
 
@@ -45,7 +46,8 @@ def load_model(name_or_path: str | Path | nn.Module) -> ZooModel:
     3. an existing file: TorchScript or a pickled ``nn.Module`` (this runs
        ``torch.load(weights_only=False)``: only for files you trust; see
        :func:`~actsparse.zoo.user.load_module_file`);
-    4. an existing folder: Hugging Face ``from_pretrained``;
+    4. an existing folder: a run folder of ``actsparse train --out DIR`` (it holds
+       ``checkpoint.safetensors``), else Hugging Face ``from_pretrained``;
     5. any other name: a Hugging Face hub name, taken from the local cache when
        ``HF_HUB_OFFLINE=1``. A name that cannot be loaded raises :class:`UnknownNameError`
        listing the zoo names.
@@ -67,6 +69,8 @@ def load_model(name_or_path: str | Path | nn.Module) -> ZooModel:
     path = Path(name).expanduser()
     if path.is_file():
         return wrap_module(load_module_file(path), str(path))
+    if path.is_dir() and is_run_folder(path):
+        return load_run_folder(path)
     if path.is_dir():
         return load_hf(path, name=str(path))
     if isinstance(name_or_path, Path) or _looks_like_path(name):
