@@ -14,8 +14,8 @@ writes, per setting:
   images (all 10,000 for the MNIST CNN; ``--quick``: 1,000), at the same batch size.
 
 Models: ``mnist-cnn`` (the pretrained zoo CNN on MNIST: calibration on the validation split)
-and ``mobilenetv2`` (on the zoo's photo crops; so few crops that calibration, held-out and
-independent inputs are three thirds of them). A run folder of ``actsparse train`` can be
+and ``mobilenetv2`` (on 224x224 crops of the zoo's photos at three scales and mirrored: so few
+that calibration, held-out and independent inputs are three thirds of them). A run folder of ``actsparse train`` can be
 passed too (``--models runs/kwta``; it is calibrated on MNIST).
 
     .venv/bin/python -m benchmarks.accelerate_cnn --json benchmarks/results/accelerate_cnn.json
@@ -46,7 +46,7 @@ def _inputs(name: str, quick: bool) -> tuple[nn.Module, Tensor, Tensor, Tensor, 
     """``(model, calibration, held_out, test, test_labels)`` input tensors of a model."""
     zm = zoo.load_model(name)
     if zm.image_input is not None and zm.image_input.size >= 64:  # photo crops
-        crops = torch.cat(list(zm.batches(zoo.load_data("photos"), batch_size=64)))
+        crops = _photo_crops(zm)
         third = len(crops) // 3
         return zm.module, crops[:third], crops[third:2 * third], crops[2 * third:], None
     val = zoo.load_data("mnist", split="val", limit=4096)
@@ -54,6 +54,19 @@ def _inputs(name: str, quick: bool) -> tuple[nn.Module, Tensor, Tensor, Tensor, 
     images = torch.cat(list(zm.batches(val, batch_size=512)))
     test_images = torch.cat(list(zm.batches(test, batch_size=1000)))
     return zm.module, images[:2048], images[2048:], test_images, test.labels
+
+
+def _photo_crops(zm: zoo.ZooModel) -> Tensor:
+    """Normalised crops of the zoo's photos at three scales, and their mirror images."""
+    photos = zoo.load_data("photos").images.float()  # (N, 3, H, W) in [0, 1]
+    views = []
+    for scale in (1.0, 0.75, 0.55):
+        size = [round(photos.shape[-2] * scale), round(photos.shape[-1] * scale)]
+        scaled = torch.nn.functional.interpolate(photos, size=size, mode="bilinear",
+                                                 antialias=True, align_corners=False)
+        views.append(zm.views(scaled.clamp(0, 1)))
+    crops = torch.cat(views)
+    return zm.normalize(torch.cat([crops, crops.flip(-1)]))
 
 
 def _independent(dense: nn.Module, fast: nn.Module, batches: list[Tensor], repeats: int
