@@ -174,7 +174,8 @@ def main() -> None:
     result = {"machine": machine(), "quick": args.quick, "repeats": repeats, "results": rows,
               "command": "python -m benchmarks.accelerate_cnn " + " ".join(
                   f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                  if k not in ("quick", "json")) + (" --quick" if args.quick else "")}
+                  if k not in ("quick", "json") and v is not None)
+              + (" --quick" if args.quick else "")}
     if args.json:
         write_json(args.json, result)
         print(f"wrote {args.json}")
