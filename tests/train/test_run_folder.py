@@ -12,7 +12,7 @@ from actsparse import zoo
 from actsparse.cli import main
 from actsparse.train import TrainConfig, train
 from actsparse.train.checkpoint import load_checkpoint
-from actsparse.zoo.run_folder import is_run_folder
+from actsparse.train.run_folder import is_run_folder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
