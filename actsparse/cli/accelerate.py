@@ -15,7 +15,6 @@ the next ``--limit`` examples are held out to measure quality.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from torch import Tensor, nn
 
 import actsparse
 from actsparse import report, zoo
-from actsparse._atomic import write_text_atomic
+from actsparse._jsonio import write_json
 from actsparse.cli.common import (
     add_batch_size,
     add_max_length,
@@ -71,6 +70,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=5, help="timing repeats (medians reported)")
     p.add_argument("--no-prune", action="store_true", help="keep dead units")
     p.add_argument("--onnx", action="store_true", help="also write accelerated.onnx")
+    p.add_argument("--baselines", action="store_true",
+                   help="also time eager, ONNX Runtime and torch.compile dense (in the JSON)")
     add_out(p)
     return p
 
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit, batch_size=args.batch_size, max_length=args.max_length,
         target_density=args.target_density, layers=args.layers, sweep=args.sweep or [],
         min_speedup=args.min_speedup, repeats=args.repeats, prune=not args.no_prune,
-        onnx=args.onnx)
+        onnx=args.onnx, baselines=args.baselines)
 
 
 @dataclass
@@ -137,7 +138,7 @@ def run_accelerate(
     *, model_name: str, data_name: str, out: Path, split: str = "test", limit: int = 512,
     batch_size: int | None = None, max_length: int = 128, target_density: float | None = None,
     layers: list[str] | None = None, sweep: list[float] | None = None, min_speedup: float = 1.1,
-    repeats: int = 5, prune: bool = True, onnx: bool = False,
+    repeats: int = 5, prune: bool = True, onnx: bool = False, baselines: bool = False,
 ) -> int:
     """Accelerate a zoo (or user) model on a data set; write the JSON, report and sweep page."""
     check_at_least("--limit", limit, 1)
@@ -149,7 +150,7 @@ def run_accelerate(
                                "vocab_size": work.vocab_size}
     fast, rep, quality = accelerate_and_compare(work.model.module, work.calibration,
                                                 work.held_out, target_density=target_density,
-                                                **options)
+                                                baselines=baselines, **options)
     print(rep.summary())
     dense_quality = work.compare(work.model.module)
     points = density_sweep(work.model.module, work.calibration, work.held_out, sweep or [],
@@ -167,8 +168,8 @@ def run_accelerate(
         path = export_onnx(fast, work.calibration[0], out / "accelerated.onnx")
         result["onnx"] = {"path": str(path),
                           "max_abs_diff": check_onnx(path, fast, work.held_out[:2])}
-    # default=str: settings may hold objects JSON has no type for (as before the move)
-    write_text_atomic(out / "accelerate.json", json.dumps(result, indent=2, default=str))
+    # default=str: settings may hold objects JSON has no type for (layer types)
+    write_json(out / "accelerate.json", result, default=str)
     title = f"{model_name} on {data_name}"
     _write_pages(out, work, rep, points, main_metric(quality), title,
                  {"model": model_name, "data": data_name, "split": split})

@@ -8,7 +8,7 @@ from pathlib import Path
 from torch import nn
 
 from actsparse.zoo import pretrained
-from actsparse.zoo.errors import UnknownNameError
+from actsparse.zoo.errors import UnknownNameError, ZooError
 from actsparse.zoo.hf import HubLoadError, load_hf
 from actsparse.zoo.user import MODEL_SUFFIXES, load_module_file, wrap_module
 from actsparse.zoo.zoo_model import ZooModel
@@ -19,6 +19,25 @@ MODELS: dict[str, Callable[[], ZooModel]] = {
     "minilm": pretrained.minilm,
     "smollm2": pretrained.smollm2,
 }
+
+
+# Loaders of folders that are not Hugging Face models, tried in order; each returns a ZooModel
+# or None. The training application registers its run folders (actsparse.train.run_folder).
+FOLDER_LOADERS: list[Callable[[Path], ZooModel | None]] = []
+RUN_FOLDER_FILE = "checkpoint.safetensors"  # what `actsparse train --out DIR` writes
+
+
+def register_folder_loader(loader: Callable[[Path], ZooModel | None]) -> None:
+    """Let :func:`load_model` take folders that ``loader`` recognises (it returns None for
+    the others); registering the same loader again changes nothing.
+
+    Example:
+        >>> register_folder_loader(lambda path: None)
+        >>> len(FOLDER_LOADERS) >= 1
+        True
+    """
+    if loader not in FOLDER_LOADERS:
+        FOLDER_LOADERS.append(loader)
 
 
 def available_models() -> list[str]:
@@ -45,7 +64,10 @@ def load_model(name_or_path: str | Path | nn.Module) -> ZooModel:
     3. an existing file: TorchScript or a pickled ``nn.Module`` (this runs
        ``torch.load(weights_only=False)``: only for files you trust; see
        :func:`~actsparse.zoo.user.load_module_file`);
-    4. an existing folder: Hugging Face ``from_pretrained``;
+    4. an existing folder: a run folder of ``actsparse train --out DIR`` (it holds
+       ``checkpoint.safetensors``; ``import actsparse.train`` registers that loader, as the
+       ``actsparse`` command does) or another registered folder kind
+       (:func:`register_folder_loader`), else Hugging Face ``from_pretrained``;
     5. any other name: a Hugging Face hub name, taken from the local cache when
        ``HF_HUB_OFFLINE=1``. A name that cannot be loaded raises :class:`UnknownNameError`
        listing the zoo names.
@@ -68,6 +90,13 @@ def load_model(name_or_path: str | Path | nn.Module) -> ZooModel:
     if path.is_file():
         return wrap_module(load_module_file(path), str(path))
     if path.is_dir():
+        for loader in FOLDER_LOADERS:
+            found = loader(path)
+            if found is not None:
+                return found
+        if (path / RUN_FOLDER_FILE).is_file():
+            raise ZooError(f"{path} is a run folder of `actsparse train`: import "
+                           "actsparse.train first (it registers the loader of run folders)")
         return load_hf(path, name=str(path))
     if isinstance(name_or_path, Path) or _looks_like_path(name):
         raise FileNotFoundError(f"model file {path} does not exist")
