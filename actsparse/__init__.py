@@ -56,6 +56,7 @@ from actsparse.interpret import (
 )
 from actsparse.measure import LayerProfile, Profile, ProfileConfig, Profiler, profile
 from actsparse.report import example_maps, format_table, print_table, write_report
+from actsparse.train import run_folder as _run_folder  # noqa: F401  (registers run folders with the zoo)
 
 __version__ = "0.1.0"
 

@@ -65,8 +65,8 @@ def load_model(name_or_path: str | Path | nn.Module) -> ZooModel:
        ``torch.load(weights_only=False)``: only for files you trust; see
        :func:`~actsparse.zoo.user.load_module_file`);
     4. an existing folder: a run folder of ``actsparse train --out DIR`` (it holds
-       ``checkpoint.safetensors``; ``import actsparse.train`` registers that loader, as the
-       ``actsparse`` command does) or another registered folder kind
+       ``checkpoint.safetensors``; ``actsparse.train`` registers that loader, and
+       ``import actsparse`` imports it) or another registered folder kind
        (:func:`register_folder_loader`), else Hugging Face ``from_pretrained``;
     5. any other name: a Hugging Face hub name, taken from the local cache when
        ``HF_HUB_OFFLINE=1``. A name that cannot be loaded raises :class:`UnknownNameError`
