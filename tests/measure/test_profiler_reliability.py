@@ -223,3 +223,58 @@ def test_integer_outputs_are_skipped() -> None:
     with actsparse.Profiler(IntOut(), ["act"]) as profiler:
         pass
     assert len(profiler.result) == 0
+
+
+# -- issue 15.1: layers that never ran -------------------------------------------------------
+class _Unused(nn.Module):
+    """An activation module that exists but that forward never calls (as after torch.compile)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+        self.act = nn.ReLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(self.fc(x))
+
+
+def test_profile_raises_when_no_selected_layer_ran() -> None:
+    with pytest.raises(ValueError, match=r"none of the 1 selected layer.*'act'.*forward calls"):
+        actsparse.profile(_Unused(), [torch.randn(4, 8)])
+
+
+def test_profile_of_compiled_model_that_sees_nothing_explains_compilation() -> None:
+    net = _Unused()
+    net.compile(backend="eager")  # in-place compile: the call is replaced, hooks may not fire
+    with pytest.raises(ValueError, match=r"compiled.*_orig_mod"):
+        actsparse.profile(net, [torch.randn(4, 8)])
+
+
+def test_profile_of_compiled_model_that_already_ran_measures_or_explains() -> None:
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)).eval()
+    compiled = torch.compile(net, backend="eager")
+    with torch.inference_mode():
+        compiled(torch.randn(4, 8))
+    try:
+        prof = actsparse.profile(compiled, [torch.randn(4, 8)])
+    except ValueError as err:  # torch versions whose compiled code skips the new hooks
+        assert "_orig_mod" in str(err)
+    else:
+        assert prof["_orig_mod.1"].samples == 4
+
+
+def test_profile_warns_about_selected_layers_that_never_ran() -> None:
+    net = nn.ModuleDict({"used": nn.ReLU(), "unused": nn.ReLU()})
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.parts = net
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.parts["used"](x)
+
+    with pytest.warns(UserWarning, match="parts.unused"):
+        prof = actsparse.profile(Model(), [torch.randn(4, 8)])
+    assert prof.meta["unseen_layers"] == ["parts.unused"]
+    assert prof["parts.used"].samples == 4
