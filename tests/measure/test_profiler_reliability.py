@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.testing import assert_close
 
 import actsparse
+from actsparse import zoo
 
 
 def _hook_count(model: nn.Module) -> int:
@@ -278,3 +279,43 @@ def test_profile_warns_about_selected_layers_that_never_ran() -> None:
         prof = actsparse.profile(Model(), [torch.randn(4, 8)])
     assert prof.meta["unseen_layers"] == ["parts.unused"]
     assert prof["parts.used"].samples == 4
+
+
+# -- issue 15.2: models called through a method ----------------------------------------------
+class _Embedder(nn.Module):
+    """A shared activation used twice per call, reached through a method (as ``encode``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1, self.fc2, self.act = nn.Linear(8, 16), nn.Linear(16, 16), nn.ReLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.fc2(self.act(self.fc1(x))))
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.forward(x) * 2
+
+    def embed_directly(self, x: Tensor) -> Tensor:
+        return self.act(self.fc2(self.act(self.fc1(x))))
+
+
+@pytest.mark.parametrize("call", ["__call__", "forward", "embed", "embed_directly"])
+def test_layer_names_restart_with_every_top_level_call(call: str) -> None:
+    net = _Embedder()
+    with actsparse.Profiler(net) as prof:
+        for _ in range(5):
+            getattr(net, call)(torch.randn(3, 8))
+    assert sorted(prof.result.layers) == ["act", "act#1"]
+    assert prof.result["act"].samples == prof.result["act#1"].samples == 15
+
+
+def test_minilm_forward_called_directly_keeps_one_name_per_layer(minilm: zoo.ZooModel) -> None:
+    data = zoo.load_data("text", limit=12)
+    batches = list(minilm.batches(data, batch_size=4, max_length=32))
+    with torch.inference_mode():
+        with actsparse.Profiler(minilm.module) as direct:
+            for batch in batches:
+                minilm.module.forward(**batch)  # as sentence-transformers' encode does
+        called = actsparse.profile(minilm.module, batches)
+    assert direct.result.layers.keys() == called.layers.keys()
