@@ -319,3 +319,42 @@ def test_minilm_forward_called_directly_keeps_one_name_per_layer(minilm: zoo.Zoo
                 minilm.module.forward(**batch)  # as sentence-transformers' encode does
         called = actsparse.profile(minilm.module, batches)
     assert direct.result.layers.keys() == called.layers.keys()
+
+
+# -- issue 15.9: zero-size activations -------------------------------------------------------
+class _TwoExperts(nn.Module):
+    """A top-1 mixture of experts: each token goes to one expert, which may get none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.router = nn.Linear(8, 2)
+        self.experts = nn.ModuleList(nn.Sequential(nn.Linear(8, 16), nn.ReLU()) for _ in range(2))
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, T, 8)
+        tokens = x.reshape(-1, 8)
+        choice = self.router(tokens).argmax(-1)
+        out = torch.zeros(tokens.shape[0], 16)
+        for i, expert in enumerate(self.experts):
+            rows = choice == i
+            out[rows] = expert(tokens[rows])  # (tokens routed to i, 16): may be (0, 16)
+        return out
+
+
+def test_expert_routed_no_tokens_is_skipped() -> None:
+    net = _TwoExperts()
+    with torch.no_grad():
+        net.router.bias.copy_(torch.tensor([100.0, -100.0]))  # every token to expert 0
+    prof = actsparse.profile(net, [torch.randn(2, 5, 8)] * 3)
+    assert prof["experts.0.1"].samples == 30
+    assert prof["experts.1.1"].samples == 0 and prof["experts.1.1"].units == 16
+
+
+@pytest.mark.parametrize("shape", [(0, 8), (0, 5, 8), (0, 1, 28, 28)])
+def test_zero_row_batches_are_skipped(shape: tuple[int, ...]) -> None:
+    net = nn.Sequential(nn.ReLU())
+    batches = [torch.zeros(shape), torch.randn(2, *shape[1:]), torch.zeros(shape)]
+    prof = actsparse.profile(net, batches)
+    rows = 2 * (shape[1] if len(shape) == 3 else 1)
+    assert prof["0"].samples == rows
+    assert prof["0"].elements == 2 * math.prod(shape[1:])
