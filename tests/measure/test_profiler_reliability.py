@@ -358,3 +358,33 @@ def test_zero_row_batches_are_skipped(shape: tuple[int, ...]) -> None:
     rows = 2 * (shape[1] if len(shape) == 3 else 1)
     assert prof["0"].samples == rows
     assert prof["0"].elements == 2 * math.prod(shape[1:])
+
+
+# -- issue 15.6: tiny activations, an all-NaN layer ------------------------------------------
+def _digits_batch() -> Tensor:
+    from sklearn.datasets import load_digits
+
+    return torch.tensor(load_digits().data[:64], dtype=torch.float32) / 16  # (64, 64)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_layer_treves_rolls_and_hoyer_do_not_depend_on_scale(
+        native: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not native:
+        monkeypatch.setattr("actsparse.measure.update.fused_update", lambda *a: False)
+    net = nn.Sequential(nn.ReLU())
+    x = _digits_batch()
+    plain = actsparse.profile(net, [x])["0"].summary()
+    tiny = actsparse.profile(net, [x * 1e-20])["0"].summary()
+    assert tiny["treves_rolls"] == pytest.approx(plain["treves_rolls"], rel=1e-6)
+    assert tiny["hoyer"] == pytest.approx(plain["hoyer"], rel=1e-6)
+
+
+def test_all_nan_layer_reports_nan_sparsity() -> None:
+    net = nn.Sequential(nn.Linear(64, 16), nn.ReLU())
+    with torch.no_grad():
+        net[0].weight.fill_(float("nan"))
+    summary = actsparse.profile(net, [_digits_batch()])["1"].summary()
+    assert summary["nan"] == summary["elements"] == 64 * 16
+    for key in ("hoyer", "gini", "treves_rolls"):
+        assert math.isnan(summary[key]), key
