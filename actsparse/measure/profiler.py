@@ -16,6 +16,7 @@ from actsparse._hooks import LayerSpec, Target, evaluating, hooked, parse_layer_
 from actsparse._progress import track
 from actsparse.measure.batches import iter_calls
 from actsparse.measure.config import ProfileConfig
+from actsparse.measure.identity import model_fingerprint
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.profile import Profile
 from actsparse.measure.state import as_samples_units_positions, new_state
@@ -165,6 +166,7 @@ def profile(
             f"got a {type(batches).__name__}"
         ) from None
     profiler = Profiler(model, layers, inputs=inputs, config=config)
+    fingerprint = model_fingerprint(model)  # which model this is a profile of
     seen = 0
     started = time.perf_counter()
     grad_context = torch.inference_mode() if inference_mode else torch.no_grad()
@@ -180,7 +182,8 @@ def profile(
     if len(unseen) == len(profiler.targets):
         raise ValueError(_nothing_seen_message(model, unseen))
     result = profiler.result
-    result.meta.update(batches=seen, seconds=round(time.perf_counter() - started, 3))
+    result.meta.update(batches=seen, seconds=round(time.perf_counter() - started, 3),
+                       model_fingerprint=fingerprint)
     if unseen:
         result.meta["unseen_layers"] = unseen
         warnings.warn(
