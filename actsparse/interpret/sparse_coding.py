@@ -27,7 +27,8 @@ result optimal (``_polish.py``); a sample that is never certified stops on ``tol
 ``max_iter`` like the plain iteration. ``polish=False`` gives the plain iterates (ISTA with
 ``max_iter=t`` then equals ``t`` ISTA steps from zero). When ``max_iter`` stops ISTA or FISTA
 before some samples converge, a :class:`ConvergenceWarning` says how many (as scikit-learn's
-solvers warn); raise ``max_iter`` or ``tol``, or use ``"admm"``.
+solvers warn); raise ``max_iter`` or ``tol``, or use ``"admm"``. ``tol=0`` asks for exactly
+``max_iter`` steps and does not warn.
 
 float64 inputs are solved in float64, float32 in float32, half types in float32; codes come
 back in the input's dtype and device.
@@ -62,7 +63,7 @@ class ConvergenceWarning(UserWarning):
         ...     warnings.simplefilter("always")
         ...     D = torch.tensor([[1.0, 0.0], [0.9, 0.4]])
         ...     _ = sparse_encode(torch.tensor([[1.0, 0.3]]), D, algorithm="ista", alpha=0.01,
-        ...                       max_iter=2, polish=False)
+        ...                       max_iter=2, tol=1e-6, polish=False)
         >>> caught[0].category.__name__
         'ConvergenceWarning'
     """
@@ -212,7 +213,7 @@ def sparse_encode(
                     positive=positive, momentum=algorithm == "fista",
                     polish_every=10 if polish else 0, max_support=n_features,
                 )
-                if unconverged:
+                if unconverged and tol > 0:  # tol=0 asks for exactly max_iter steps
                     warnings.warn(
                         f"sparse_encode(algorithm={algorithm!r}) stopped at max_iter={max_iter} "
                         f"with {unconverged} of {len(x)} samples not converged to tol={tol:g}; "

@@ -223,3 +223,4 @@ def test_converged_solve_does_not_warn():
         warnings.simplefilter("error", ConvergenceWarning)
         sparse_encode(X, torch.eye(20, dtype=torch.float64), algorithm="ista", alpha=0.3)
         sparse_encode(X, D, algorithm="fista", alpha=0.3)
+        sparse_encode(X, D, algorithm="ista", alpha=0.3, max_iter=3, tol=0.0)  # 3 steps asked
