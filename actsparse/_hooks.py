@@ -3,11 +3,16 @@
 A layer is named by its qualified name in ``model.named_modules()``; ``NAME:input`` is the
 input of that module (what a sparse kernel in a Linear or Conv layer could skip). A module
 called several times in one forward gets ``NAME#1``, ``NAME#2``, ... for its later calls.
+The call count restarts with every top-level call of the model: ``model(x)``, and also a method
+called directly (``model.forward(x)``, ``model.encode(x)``), found as the outermost running
+frame of one of the model's own methods.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import sys
+import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -164,20 +169,39 @@ def hooked(model: nn.Module, targets: Sequence[Target], observe: Observer) -> It
     by_name = dict(model.named_modules())
     calls: dict[str, int] = {}
     handles: list[torch.utils.hooks.RemovableHandle] = []
+    depth = [0]  # nesting of model(...) calls in progress
+    methods = _method_codes(type(model))
+    outer: list[types.FrameType | None] = [None]  # the method call that the counts belong to
 
-    def reset(_module: nn.Module, _args: Any) -> None:
-        calls.clear()
+    def enter(_module: nn.Module, _args: Any) -> None:
+        if depth[0] == 0:
+            calls.clear()
+            outer[0] = None
+        depth[0] += 1
+
+    def leave(_module: nn.Module, _args: Any, _out: Any) -> None:
+        depth[0] = max(depth[0] - 1, 0)
+
+    def reset_for_method_call() -> None:
+        # Called without model(...): the outermost running method of the model is the call.
+        frame = _outermost_method_frame(model, methods, sys._getframe(2))
+        if frame is not None and frame is not outer[0]:
+            calls.clear()
+            outer[0] = frame  # held (not its id, which a later frame may reuse) until unhooked
 
     def emit(target: Target, value: Any) -> None:
         tensor = first_tensor(value)
         if tensor is None:
             return
+        if depth[0] == 0:
+            reset_for_method_call()
         n = calls.get(target.name, 0)
         calls[target.name] = n + 1
         observe(target.name if n == 0 else f"{target.name}#{n}", tensor)
 
     try:
-        handles.append(model.register_forward_pre_hook(reset))
+        handles.append(model.register_forward_pre_hook(enter))
+        handles.append(model.register_forward_hook(leave, always_call=True))
         for target in targets:
             module = by_name[target.module_name]
             if target.on_input:
@@ -192,6 +216,30 @@ def hooked(model: nn.Module, targets: Sequence[Target], observe: Observer) -> It
     finally:
         for handle in handles:
             handle.remove()
+        outer[0] = None
+
+
+def _method_codes(cls: type) -> frozenset[types.CodeType]:
+    """Code objects of the functions defined by ``cls`` and its bases below ``nn.Module``."""
+    codes = set()
+    for klass in cls.__mro__:
+        if klass in (nn.Module, object):
+            continue
+        for value in vars(klass).values():
+            if isinstance(value, types.FunctionType):
+                codes.add(value.__code__)
+    return frozenset(codes)
+
+
+def _outermost_method_frame(
+    model: nn.Module, codes: frozenset[types.CodeType], frame: types.FrameType | None
+) -> types.FrameType | None:
+    found = None
+    while frame is not None:
+        if frame.f_code in codes and frame.f_locals.get("self") is model:
+            found = frame
+        frame = frame.f_back
+    return found
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,15 @@ def _real(x: Tensor) -> Tensor:
     return x if x.dtype == torch.float64 else x.float()
 
 
+def _unit_scaled(x: Tensor, dim: int) -> Tensor:
+    """``x / max|x|`` along ``dim`` (where that is finite and > 0): ratios of norms are scale
+    invariant, but squares of values below ~1e-19 underflow float32 (and 1e-154 float64)."""
+    if x.numel() == 0:
+        return x
+    top = x.abs().amax(dim, keepdim=True)
+    return x / torch.where(torch.isfinite(top) & (top > 0), top, torch.ones_like(top))
+
+
 def density(x: Tensor, dim: int = -1, threshold: float = 0.0) -> Tensor:
     """Fraction of entries with ``|x| > threshold`` (``threshold=0``: fraction ``!= 0``).
 
@@ -63,14 +72,16 @@ def hoyer_from_norms(l1: Tensor, l2: Tensor, n: int) -> Tensor:
         return torch.ones_like(l1)
     root = math.sqrt(n)
     ratio = torch.where(l2 > 0, l1 / l2.clamp_min(torch.finfo(l2.dtype).tiny), torch.ones_like(l1))
+    ratio = torch.where(torch.isnan(l1) | torch.isnan(l2), torch.nan, ratio)  # NaN in, NaN out
     return ((root - ratio) / (root - 1)).clamp(0.0, 1.0)
 
 
 def hoyer(x: Tensor, dim: int = -1) -> Tensor:
     """Hoyer sparsity ``(sqrt(n) - ||x||_1 / ||x||_2) / (sqrt(n) - 1)`` in [0, 1].
 
-    1 for a one-hot vector, 0 for a vector of equal magnitudes. Hoyer (2004), "Non-negative
-    matrix factorization with sparseness constraints", JMLR 5, eq. 1.
+    1 for a one-hot vector (and for an all-zero one), 0 for a vector of equal magnitudes, NaN
+    where ``x`` holds a NaN; unchanged by scaling, down to the smallest subnormals. Hoyer (2004),
+    "Non-negative matrix factorization with sparseness constraints", JMLR 5, eq. 1.
 
     Example:
         >>> hoyer(torch.tensor([0.0, 0.0, 3.0, 0.0]))
@@ -78,14 +89,15 @@ def hoyer(x: Tensor, dim: int = -1) -> Tensor:
         >>> hoyer(torch.ones(4))
         tensor(0.)
     """
-    x = _real(x)
+    x = _unit_scaled(_real(x), dim)
     return hoyer_from_norms(x.abs().sum(dim), x.norm(dim=dim), x.shape[dim])
 
 
 def gini(x: Tensor, dim: int = -1) -> Tensor:
     """Gini index of ``|x|``: ``1 - 2 sum_k c_(k)/||c||_1 * (N - k + 1/2)/N``, c sorted ascending.
 
-    In [0, 1 - 1/N]; unchanged by scaling; grows when mass moves to fewer entries. Hurley &
+    In [0, 1 - 1/N] (1 for an all-zero vector, NaN where ``x`` holds a NaN); unchanged by
+    scaling; grows when mass moves to fewer entries. Hurley &
     Rickard (2009), "Comparing measures of sparsity", IEEE Trans. Inf. Theory 55(10), eq. for G.
 
     Example:
@@ -100,14 +112,16 @@ def gini(x: Tensor, dim: int = -1) -> Tensor:
     total = c.sum(-1, keepdim=True)
     weights = (n - k + 0.5) / n
     g = 1 - 2 * (c / total.clamp_min(torch.finfo(c.dtype).tiny) * weights).sum(-1)
-    return torch.where(total.squeeze(-1) > 0, g, torch.ones_like(g))
+    total = total.squeeze(-1)
+    return torch.where(torch.isnan(total), torch.nan, torch.where(total > 0, g, torch.ones_like(g)))
 
 
 def gini_from_histogram(counts: Tensor, values: Tensor) -> float:
     """Gini index of a multiset given as ``counts[j]`` copies of ``values[j]`` (sorted ascending).
 
     Equal to :func:`gini` of the expanded vector; used to read the Gini index of a whole layer
-    from its fixed-bin magnitude histogram.
+    from its fixed-bin magnitude histogram. 1.0 when every value is 0; NaN for no values at all
+    (a layer whose activations were all NaN, which the histogram leaves out).
 
     Example:
         >>> round(gini_from_histogram(torch.tensor([3, 1]), torch.tensor([0.0, 5.0])), 4)
@@ -118,7 +132,9 @@ def gini_from_histogram(counts: Tensor, values: Tensor) -> float:
     n = counts.sum()
     mass = counts * values
     total = mass.sum()
-    if n <= 0 or total <= 0:
+    if n <= 0:
+        return float("nan")
+    if total <= 0:
         return 1.0
     # Sum over ranks k of (N - k + 1/2) for the ranks a bin occupies, in closed form.
     rank_end = counts.cumsum(0)
@@ -134,15 +150,18 @@ def treves_rolls_from_norms(l1: Tensor, l2sq: Tensor, n: int) -> Tensor:
         >>> treves_rolls_from_norms(torch.tensor([2.0]), torch.tensor([2.0]), n=4)
         tensor([0.5000])
     """
-    mean_abs = l1 / n
-    mean_sq = l2sq / n
-    return torch.where(mean_sq > 0, mean_abs**2 / mean_sq.clamp_min(1e-38), torch.zeros_like(l1))
+    # (l1 / n)^2 / (l2sq / n) as (l1 / sqrt(l2sq))^2 / n: no square of a tiny mean underflows
+    root = l2sq.sqrt()
+    ratio = l1 / torch.where(root > 0, root, torch.ones_like(root))
+    a = torch.where(root > 0, ratio * ratio / n, torch.zeros_like(l1))
+    return torch.where(torch.isnan(l1) | torch.isnan(l2sq), torch.nan, a)
 
 
 def treves_rolls(x: Tensor, dim: int = -1) -> Tensor:
     """Treves-Rolls activity ratio ``(mean |x|)^2 / mean(x^2)`` in (0, 1]: low means sparse.
 
-    ``1/N`` for a one-hot vector, 1 for equal magnitudes. Treves & Rolls (1991), "What
+    ``1/N`` for a one-hot vector, 1 for equal magnitudes, 0 for all zeros, NaN where ``x`` holds
+    a NaN; unchanged by scaling, down to the smallest subnormals. Treves & Rolls (1991), "What
     determines the capacity of autoassociative memories in the brain?", Network 2, eq. 8;
     Vinje & Gallant (2000) use ``1 - a`` as population sparseness.
 
@@ -150,7 +169,7 @@ def treves_rolls(x: Tensor, dim: int = -1) -> Tensor:
         >>> treves_rolls(torch.tensor([0.0, 0.0, 0.0, 2.0]))
         tensor(0.2500)
     """
-    x = _real(x)
+    x = _unit_scaled(_real(x), dim)
     return treves_rolls_from_norms(x.abs().sum(dim), (x * x).sum(dim), x.shape[dim])
 
 

@@ -134,7 +134,10 @@ def test_gini_from_histogram_equals_expanded(counts: list[int], values: list[flo
     vals = np.sort(np.asarray(values[: len(counts)]))
     expanded = np.repeat(vals, counts)
     got = metrics.gini_from_histogram(torch.tensor(counts), torch.from_numpy(vals))
-    if len(expanded) == 0 or expanded.sum() == 0:
+    if len(expanded) == 0:  # no values: no Gini index
+        assert math.isnan(got)
+        return
+    if expanded.sum() == 0:
         assert got == 1.0
         return
     assert math.isclose(got, float(metrics.gini(torch.from_numpy(expanded))), abs_tol=1e-6)
@@ -195,3 +198,28 @@ def test_treves_rolls_from_norms_matches_direct() -> None:
     l1, l2sq = x.abs().sum(-1), (x * x).sum(-1)
     assert_close(metrics.treves_rolls_from_norms(l1, l2sq, 30), metrics.treves_rolls(x))
     assert_close(metrics.hoyer_from_norms(l1, l2sq.sqrt(), 30), metrics.hoyer(x))
+
+
+# -- issue 15.6: tiny activations and NaN ------------------------------------------------------
+def _digits_rows() -> torch.Tensor:
+    from sklearn.datasets import load_digits
+
+    return torch.tensor(load_digits().data[:64], dtype=torch.float32) / 16  # (64, 64), many 0
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-20, 1e-30, 1e20])
+@pytest.mark.parametrize("fn", [metrics.treves_rolls, metrics.hoyer, metrics.gini])
+def test_measures_are_scale_invariant_for_tiny_and_huge_activations(fn, scale: float) -> None:
+    x = _digits_rows()
+    assert_close(fn(x * scale), fn(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn", [metrics.treves_rolls, metrics.hoyer, metrics.gini])
+def test_nan_vector_gives_nan_not_a_sparsity(fn) -> None:
+    out = fn(torch.tensor([[float("nan")] * 4, [0.0, 0.0, 1.0, 0.0]]))
+    assert math.isnan(float(out[0])) and not math.isnan(float(out[1]))
+
+
+def test_gini_from_histogram_of_no_values_is_nan() -> None:
+    assert math.isnan(metrics.gini_from_histogram(torch.zeros(3), torch.tensor([0.0, 1.0, 2.0])))
+    assert metrics.gini_from_histogram(torch.tensor([5, 0]), torch.tensor([0.0, 1.0])) == 1.0

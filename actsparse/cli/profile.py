@@ -86,7 +86,8 @@ def run_profile(
     out.mkdir(parents=True, exist_ok=True)
     result.save(out / "profile.safetensors")
     write_json(out / "profile.json", result.to_dict())
-    examples = _examples(model, data) if model.kind == "image" else None
+    four_d = model.kind == "image" and data.images.ndim == 4  # type: ignore[union-attr]
+    examples = _examples(model, data) if four_d else None  # rows have no pixels to draw
     report.write_report(result, out / "report.html", title=f"{model_name} on {data_name}",
                         examples=examples)
     report.print_table(result)

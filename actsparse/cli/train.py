@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     Errors (a bad spec, a checkpoint of another run) propagate as ``ValueError`` for
     :func:`actsparse.cli.app.main` to print.
     """
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1 training image, got {args.limit}")
     config = TrainConfig(
         model=args.model, data=args.data, sparsity=args.sparsity, epochs=args.epochs,
         seed=args.seed, batch_size=args.batch_size, lr=args.lr, lr_decay=args.lr_decay,

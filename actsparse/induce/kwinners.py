@@ -12,7 +12,10 @@ favours units that have rarely won, so that all of them take part:
 training mode only; ``B`` is the number of samples in the batch and ``wins_i`` how many of them
 unit ``i`` won. ``beta`` (``boost_strength``) decays by ``boost_strength_factor`` each time the
 training loop calls :meth:`~KWinners.update_boost_strength` (once per epoch in the paper). At
-inference ``k`` is multiplied by ``k_inference_factor`` (the paper uses 1.5).
+inference ``k`` is multiplied by ``k_inference_factor``. The default here is 1.0, not the 1.5 of
+the paper and of nupic.torch: the density at inference then equals the density trained for
+and asked for, which is what a profile reports and what the sparse kernels of ``exploit`` are
+sized by. Pass ``k_inference_factor=1.5`` to follow the paper.
 
 Under ``torch.distributed`` (when a process group is initialised) the per-batch win counts and
 sample counts are summed over the ranks with one ``all_reduce`` per training forward before the
@@ -27,7 +30,8 @@ Details the paper leaves open, as done here:
   actually imposed), also at inference, where ``k`` grows but the boost stays as trained.
 - Boosting multiplies the input, as in the paper and its reference code (nupic.torch): a
   negative input is pushed further down by a large boost. Ties at the k-th score are broken
-  so that exactly ``k`` win (by index in the C kernel, by ``torch.topk`` otherwise).
+  so that exactly ``k`` win: the lowest indices win, in the C kernel and in the torch path
+  alike (so with fewer than ``k`` positive inputs both credit the same zero-valued winners).
 - A duty cycle counts wins, not positive outputs; for ``KWinners2d`` a channel's duty cycle is
   the fraction of (sample, position) pairs it won. ``T`` is at least ``B``, so a batch larger
   than the period replaces the duty cycles instead of giving them a negative weight.
@@ -190,7 +194,8 @@ class KWinners(_KWinnersBase):
         boost_strength: beta in ``exp(beta * (density - duty_cycle))``; 0 turns boosting off.
         boost_strength_factor: multiplies beta at each :meth:`update_boost_strength`.
         duty_cycle_period: samples over which the duty cycles average.
-        k_inference_factor: ``k`` at inference (eval mode) is ``round(k * k_inference_factor)``.
+        k_inference_factor: ``k`` at inference (eval mode) is ``round(k * k_inference_factor)``;
+            1.0 keeps the trained density (the paper uses 1.5, see the module docstring).
         sync_duty_cycles: sum the batch's win counts over ``torch.distributed`` ranks.
 
     Shape:

@@ -4,7 +4,7 @@ operators ``actsparse::kwinners`` / ``actsparse::kwinners_backward``.
 ``_kwinners_kernel.c`` (radix select on order-preserving integer keys, the output and the
 per-unit win counts written in the same pass, OpenMP over samples) runs on contiguous float32
 CPU tensors; elsewhere (GPU, other dtypes, no compiler, ``ACTSPARSE_NO_NATIVE=1``)
-``torch.topk`` and a scatter make the mask. Both give the same winners (tested).
+``torch.topk`` makes the mask. Both give the same winners, ties included (tested).
 
 The operators make the selection traceable: ``torch.compile``, ``torch.export`` and
 ``torch.jit.trace`` see one node with a fake kernel (shapes and dtypes) and an autograd formula
@@ -38,14 +38,22 @@ Layout = tuple[int, int, int]
 def winners_mask(scores: Tensor, k: int, dim: int = -1) -> Tensor:
     """A bool mask with exactly ``k`` True entries along ``dim``: the ``k`` largest scores.
 
-    Ties at the k-th value are broken by ``torch.topk`` (arbitrarily but exactly k).
+    Ties at the k-th value go to the lowest indices, and NaN counts as +inf, -0 as +0, as in
+    the C kernel: both paths pick the same winners, also when fewer than ``k`` inputs are
+    positive and the last winners are zeros.
 
     Example:
         >>> winners_mask(torch.tensor([[0.1, 3.0, -1.0, 2.0]]), 2)
         tensor([[False,  True, False,  True]])
+        >>> winners_mask(torch.tensor([[0.0, 2.0, 0.0, 0.0]]), 3)  # ties: first zeros win
+        tensor([[ True,  True,  True, False]])
     """
-    idx = scores.topk(k, dim=dim, sorted=False).indices
-    return torch.zeros_like(scores, dtype=torch.bool).scatter_(dim, idx, True)
+    scores = scores.nan_to_num(nan=float("inf"), posinf=float("inf")) + 0.0  # -0 -> +0
+    kth = scores.topk(k, dim=dim, sorted=False).values.amin(dim, keepdim=True)
+    above = scores > kth
+    equal = scores == kth
+    left = k - above.sum(dim, keepdim=True)  # how many of the equal ones win, by index
+    return above | (equal & (equal.cumsum(dim) <= left))
 
 
 def kwinners_kernel() -> ctypes.CDLL | None:
@@ -70,8 +78,8 @@ def select_winners(x: Tensor, k: int, layout: tuple[int, int, int], boost: Tenso
     ``(out, mask, wins)``: ``x`` where it won and 0 elsewhere, the bool mask (shape of ``x``,
     exactly ``k`` per group), and float32 win counts per boost index ``j // div`` (``n_wins``
     of them). No autograd: the layers go through ``_KeepWinners``. Uses the C kernel on
-    float32 CPU tensors when ``native``, else ``torch.topk`` (the reference; ties may fall
-    differently).
+    float32 CPU tensors when ``native``, else ``torch.topk`` (the reference: the same winners,
+    ties to the lowest index in both).
 
     Example:
         >>> x = torch.tensor([[1.0, 5.0, 3.0, 2.0], [4.0, 0.0, 1.0, 9.0]])

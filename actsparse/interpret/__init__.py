@@ -26,11 +26,12 @@ from actsparse.interpret.sae import SparseAutoencoder
 from actsparse.interpret.sae_eval import dead_fraction, downstream_effect, evaluate_sae, fvu, l0
 from actsparse.interpret.sae_train import load_sae, save_sae, train_sae
 from actsparse.interpret.selectivity import Selectivity, class_selectivity
-from actsparse.interpret.sparse_coding import lasso_objective, sparse_encode
+from actsparse.interpret.sparse_coding import ConvergenceWarning, lasso_objective, sparse_encode
 from actsparse.interpret.top_examples import TopActivations, TopExamples, top_examples
 
 __all__ = [
     "LISTA",
+    "ConvergenceWarning",
     "DictionaryLearning",
     "Overlap",
     "Selectivity",

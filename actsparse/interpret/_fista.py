@@ -69,15 +69,16 @@ def proximal_gradient(
     momentum: bool,
     polish_every: int = 10,
     max_support: int | None = None,
-) -> tuple[Tensor, int]:
+) -> tuple[Tensor, int, int]:
     """Solve the lasso for every row of ``cov = X D^T`` (n, k) given ``gram = D D^T`` (k, k).
 
-    Returns the codes (n, k) and the number of iterations the slowest sample took.
+    Returns the codes (n, k), the number of iterations the slowest sample took, and how many
+    samples were still unconverged when ``max_iter`` stopped them (0: all converged).
     ``polish_every=0`` turns support polishing off (plain ISTA/FISTA iterates).
 
     Example:
         >>> d = torch.eye(2)
-        >>> z, _ = proximal_gradient(torch.tensor([[3.0, -0.5]]), d, 1.0, 1.0, max_iter=10,
+        >>> z, _, _ = proximal_gradient(torch.tensor([[3.0, -0.5]]), d, 1.0, 1.0, max_iter=10,
         ...                          tol=1e-6, positive=False, momentum=True)
         >>> z
         tensor([[2., 0.]])
@@ -85,7 +86,7 @@ def proximal_gradient(
     n, k = cov.shape
     out = torch.zeros_like(cov)
     if n == 0 or lipschitz_constant <= 0.0:  # an all-zero dictionary: every code is 0
-        return out, 0
+        return out, 0, 0
     inv_l = 1.0 / lipschitz_constant
     step = torch.eye(k, dtype=gram.dtype, device=gram.device) - gram * inv_l  # B = I - G/L
     bias = cov * inv_l  # (n, k)
@@ -114,11 +115,12 @@ def proximal_gradient(
             done |= ok
         n_done = int(done.sum())
         if n_done == len(rows):
-            break
+            out[rows] = z
+            return out, it, 0
         if n_done:  # finished samples leave the working batch
             out[rows[done]] = z[done]
             keep = ~done
             rows, z, y, t, bias, cov = (rows[keep], z[keep], y[keep], t[keep], bias[keep],
                                         cov[keep])
     out[rows] = z
-    return out, it
+    return out, it, len(rows)

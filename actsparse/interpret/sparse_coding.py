@@ -25,7 +25,10 @@ With ``polish=True`` (default) the lasso solvers end exactly: every few iteratio
 is solved in closed form on its current support and kept where the KKT conditions certify the
 result optimal (``_polish.py``); a sample that is never certified stops on ``tol`` or
 ``max_iter`` like the plain iteration. ``polish=False`` gives the plain iterates (ISTA with
-``max_iter=t`` then equals ``t`` ISTA steps from zero).
+``max_iter=t`` then equals ``t`` ISTA steps from zero). When ``max_iter`` stops ISTA or FISTA
+before some samples converge, a :class:`ConvergenceWarning` says how many (as scikit-learn's
+solvers warn); raise ``max_iter`` or ``tol``, or use ``"admm"``. ``tol=0`` asks for exactly
+``max_iter`` steps and does not warn.
 
 float64 inputs are solved in float64, float32 in float32, half types in float32; codes come
 back in the input's dtype and device.
@@ -34,6 +37,7 @@ back in the input's dtype and device.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import Tensor
@@ -42,9 +46,27 @@ from actsparse.interpret._admm import admm
 from actsparse.interpret._fista import lipschitz, proximal_gradient
 from actsparse.interpret._omp import batch_omp
 
-__all__ = ["ALGORITHMS", "as_float_matrix", "check_dictionary", "lasso_objective", "sparse_encode"]
+__all__ = [
+    "ALGORITHMS", "ConvergenceWarning", "as_float_matrix", "check_dictionary", "lasso_objective",
+    "sparse_encode",
+]
 
 ALGORITHMS = ("admm", "fista", "ista", "omp")
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at its iteration cap before its tolerance was met.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     D = torch.tensor([[1.0, 0.0], [0.9, 0.4]])
+        ...     _ = sparse_encode(torch.tensor([[1.0, 0.3]]), D, algorithm="ista", alpha=0.01,
+        ...                       max_iter=2, tol=1e-6, polish=False)
+        >>> caught[0].category.__name__
+        'ConvergenceWarning'
+    """
 
 
 def as_float_matrix(x: Tensor, name: str) -> Tensor:
@@ -186,9 +208,16 @@ def sparse_encode(
                                 positive=positive, polish_every=5 if polish else 0,
                                 max_support=n_features)
             else:
-                codes, _ = proximal_gradient(
+                codes, _, unconverged = proximal_gradient(
                     cov, gram, float(alpha), lipschitz(d), max_iter=max_iter, tol=float(tol),
                     positive=positive, momentum=algorithm == "fista",
                     polish_every=10 if polish else 0, max_support=n_features,
                 )
+                if unconverged and tol > 0:  # tol=0 asks for exactly max_iter steps
+                    warnings.warn(
+                        f"sparse_encode(algorithm={algorithm!r}) stopped at max_iter={max_iter} "
+                        f"with {unconverged} of {len(x)} samples not converged to tol={tol:g}; "
+                        "raise max_iter (or tol), or use algorithm='admm'",
+                        ConvergenceWarning, stacklevel=2,
+                    )
     return codes.to(out_dtype or X.dtype)

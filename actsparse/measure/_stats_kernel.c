@@ -474,8 +474,11 @@ int actsparse_update_stats(
             int64_t hi = (int64_t)(h * (double)sample_bins);
             hoyer_hist[hi < sample_bins - 1 ? hi : sample_bins - 1]++;
             hoyer_sum += h;
-            double mean_abs = l1 / psd, mean_sq = l2sq / psd;
-            tr_sum += mean_sq > 0 ? mean_abs * mean_abs / (mean_sq > 1e-38 ? mean_sq : 1e-38) : 0.0;
+            /* (l1/n)^2 / (l2sq/n) as (l1/sqrt(l2sq))^2 / n: scale invariant for tiny values */
+            if (l2sq > 0) {
+                double r = l1 / sqrt(l2sq);
+                tr_sum += r * r / psd;
+            }
         }
 
         if (status == 0) { /* commit */

@@ -178,13 +178,21 @@ class LayerProfile(StreamingState):
         return super()._aligned(name, tensor, shape)
 
     def summary(self) -> dict[str, Any]:
-        """The JSON-ready numbers of this layer (one entry of ``profile.json``)."""
+        """The JSON-ready numbers of this layer (one entry of ``profile.json``).
+
+        NaN activations count as active and as 0 in the per-sample Hoyer and Treves-Rolls
+        values; a layer with no values but NaN (or none at all) reports ``hoyer``, ``gini``
+        and ``treves_rolls`` as NaN (``null`` in JSON), not as the 1.0 of an all-zero layer.
+        """
         s = self.state
         count = max(int(s["count"]) - int(s["nan"]), 1)
         mean = float(s["sum"]) / count
         var = max(float(s["sq_sum"]) / count - mean * mean, 0.0)
         rate = self.firing_rate()
         samples = max(self.samples, 1)
+        # Every value NaN: nothing is known of the magnitudes (the sums saw only zeros).
+        unknown = int(s["nan"]) >= int(s["count"])
+        nan = float("nan")
         density_hist = s["sample_density_hist"].tolist()
         return {
             "name": self.name,
@@ -202,9 +210,9 @@ class LayerProfile(StreamingState):
             "min": float(s["min"]),
             "max": float(s["max"]),
             "abs_quantiles": {f"{q:g}": self.quantile(q) for q in (0.5, 0.9, 0.99)},
-            "hoyer": float(s["hoyer_sum"]) / samples,
+            "hoyer": nan if unknown else float(s["hoyer_sum"]) / samples,
             "gini": self.gini(),
-            "treves_rolls": float(s["treves_rolls_sum"]) / samples,
+            "treves_rolls": nan if unknown else float(s["treves_rolls_sum"]) / samples,
             "population_density_hist": density_hist,
             "population_hoyer_hist": s["sample_hoyer_hist"].tolist(),
             "firing_rate": {

@@ -16,6 +16,7 @@ from actsparse.measure.config import ProfileConfig, config_difference
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.state import REDUCTIONS
 from actsparse.measure.streaming import LayerStates
+from actsparse.measure.validate import state_problem
 
 FORMAT = "actsparse.profile"
 SCHEMA_VERSION = 1
@@ -80,10 +81,30 @@ class Profile(LayerStates[LayerProfile]):
             >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU())
             >>> a, b = torch.randn(16, 4), torch.randn(16, 4)
             >>> both = actsparse.profile(net, [a]).merge(actsparse.profile(net, [b]))
-            >>> both["1"].samples
-            32
+            >>> both["1"].samples, both.meta["batches"]
+            (32, 2)
+
+        Profiles of other models (``meta["model"]`` or ``meta["model_fingerprint"]``
+        differ) are refused; ``meta["batches"]`` and ``meta["seconds"]`` add up.
         """
-        return super().merge(other)
+        if isinstance(other, Profile):
+            for key in ("model", "model_fingerprint"):
+                mine, theirs = self.meta.get(key), other.meta.get(key)
+                if mine is not None and theirs is not None and mine != theirs:
+                    raise ValueError(
+                        f"cannot merge profiles of different models: {key} is {mine!r} in one "
+                        f"and {theirs!r} in the other (profile the shards with the same model)"
+                    )
+        merged = super().merge(other)
+        merged.meta = dict(self.meta)
+        for key in ("batches", "seconds"):
+            if isinstance(self.meta.get(key), int | float) and isinstance(
+                    other.meta.get(key), int | float):
+                merged.meta[key] = self.meta[key] + other.meta[key]
+        for key in ("model", "model_fingerprint"):
+            if key not in merged.meta and key in other.meta:
+                merged.meta[key] = other.meta[key]
+        return merged
 
     def all_reduce(self, group: Any = None) -> Profile:
         """Combine this rank's profile with every other rank's, in place (torch.distributed).
@@ -201,6 +222,13 @@ class Profile(LayerStates[LayerProfile]):
             meta = json.loads(metadata.get("meta", "{}"))
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{file} is an actsparse profile but is damaged: {err!r}") from err
+        for name, layer in layers.items():
+            problem = state_problem(layer.state, layer.units, config)
+            if problem is not None:
+                raise ValueError(
+                    f"{file} is damaged or was edited: layer {name!r}: {problem} (no measurement "
+                    "gives that); profile the model again"
+                )
         return cls(layers, config, meta)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack, nullcontext
 from typing import Any
@@ -15,6 +16,7 @@ from actsparse._hooks import LayerSpec, Target, evaluating, hooked, parse_layer_
 from actsparse._progress import track
 from actsparse.measure.batches import iter_calls
 from actsparse.measure.config import ProfileConfig
+from actsparse.measure.identity import model_fingerprint
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.profile import Profile
 from actsparse.measure.state import as_samples_units_positions, new_state
@@ -76,6 +78,11 @@ class Profiler:
     def reset(self) -> None:
         """Forget what was measured so far."""
         self._layers.clear()
+
+    def unseen(self) -> list[str]:
+        """Names of the selected layers that no forward has reached yet."""
+        seen = {parse_layer_name(name).key for name in self._layers}
+        return [t.name for t in self.targets if t.name not in seen]
 
     @property
     def result(self) -> Profile:
@@ -159,6 +166,7 @@ def profile(
             f"got a {type(batches).__name__}"
         ) from None
     profiler = Profiler(model, layers, inputs=inputs, config=config)
+    fingerprint = model_fingerprint(model)  # which model this is a profile of
     seen = 0
     started = time.perf_counter()
     grad_context = torch.inference_mode() if inference_mode else torch.no_grad()
@@ -170,7 +178,44 @@ def profile(
             seen += 1
     if seen == 0:
         raise ValueError("batches is empty: there is nothing to profile")
+    unseen = profiler.unseen()
+    if len(unseen) == len(profiler.targets):
+        raise ValueError(_nothing_seen_message(model, unseen))
     result = profiler.result
-    result.meta.update(batches=seen, seconds=round(time.perf_counter() - started, 3))
+    result.meta.update(batches=seen, seconds=round(time.perf_counter() - started, 3),
+                       model_fingerprint=fingerprint)
+    if unseen:
+        result.meta["unseen_layers"] = unseen
+        warnings.warn(
+            f"{len(unseen)} selected layer(s) never ran on these batches and are not in the "
+            f"profile: {_shown(unseen)}", stacklevel=2,
+        )
     return result
+
+
+def _shown(names: Sequence[str], limit: int = 6) -> str:
+    return ", ".join(repr(n) for n in names[:limit]) + (" ..." if len(names) > limit else "")
+
+
+def _is_compiled(model: nn.Module) -> bool:
+    # torch.compile(model) wraps it in an OptimizedModule; model.compile() sets the call in place
+    return hasattr(model, "_orig_mod") or getattr(model, "_compiled_call_impl", None) is not None
+
+
+def _nothing_seen_message(model: nn.Module, unseen: Sequence[str]) -> str:
+    head = (
+        f"none of the {len(unseen)} selected layer(s) of {type(model).__name__} ran during "
+        f"profiling ({_shown(unseen)}), so there is nothing to report. "
+    )
+    if _is_compiled(model):
+        return head + (
+            "The model is compiled: code that torch.compile generated before profiling skips "
+            "hooks added afterwards. Profile the uncompiled module (compiled._orig_mod, or the "
+            "model before torch.compile / model.compile()), or call torch._dynamo.reset() first."
+        )
+    return head + (
+        "Check that forward calls these modules (a module that is only defined, or replaced by "
+        "a functional call such as F.relu, is never seen), or that the model was not compiled "
+        "with torch.compile before profiling (compiled code skips hooks added afterwards)."
+    )
 

@@ -8,6 +8,8 @@ depend only on U, S and the config, never on the amount of data.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -38,13 +40,13 @@ def as_samples_units_positions(x: Tensor) -> tuple[Tensor, tuple[int, ...]]:
     if x.dim() == 0:
         raise ValueError("cannot profile a scalar activation")
     if x.dim() == 1:
-        return x.reshape(1, -1, 1), ()
+        return x.reshape(1, x.shape[0], 1), ()
     if x.dim() == 2:
         return x.unsqueeze(-1), ()
-    if x.dim() == 3:  # (batch, tokens, features)
-        return x.reshape(-1, x.shape[-1], 1), ()
+    if x.dim() == 3:  # (batch, tokens, features); sizes spelled out, as -1 fails on 0 rows
+        return x.reshape(x.shape[0] * x.shape[1], x.shape[2], 1), ()
     spatial = tuple(x.shape[2:])
-    return x.reshape(x.shape[0], x.shape[1], -1), spatial
+    return x.reshape(x.shape[0], x.shape[1], math.prod(spatial)), spatial
 
 
 def new_state(config: ProfileConfig, units: int, spatial: tuple[int, ...]) -> dict[str, Tensor]:
@@ -82,8 +84,11 @@ def update_reference(
 ) -> None:
     """Add a batch of activations to ``state`` in place, with plain torch operations.
 
-    This is the reference path: every fused kernel must produce the same state.
+    This is the reference path: every fused kernel must produce the same state. An empty
+    batch (0 rows: a mixture-of-experts expert routed no tokens) leaves the state as it is.
     """
+    if x.numel() == 0:
+        return
     xs, _ = as_samples_units_positions(x.detach().float())
     n, units, positions = xs.shape
     per_sample = units * positions

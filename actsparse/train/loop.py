@@ -82,6 +82,10 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 < self.lr_decay <= 1:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        for name in ("train_limit", "test_limit"):
+            limit = getattr(self, name)
+            if limit is not None and limit < 1:
+                raise ValueError(f"{name} must be >= 1 (or None for all the data), got {limit}")
         return parse_sparsity(self.sparsity)
 
     def identity(self) -> dict[str, Any]:

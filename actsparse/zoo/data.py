@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import torch
 from torch import Tensor
 
 
@@ -13,7 +14,8 @@ class ImageData:
     """Images and their labels.
 
     Attributes:
-        images: float32 ``(N, C, H, W)`` in ``[0, 1]``.
+        images: float32 ``(N, C, H, W)``, in ``[0, 1]`` for pixels; or ``(N, D)`` rows from a
+            user's file (see :func:`as_images`).
         labels: int64 ``(N,)``; ``-1`` where a label is unknown.
         name: where the data came from (a zoo name or a path).
         classes: names of the label values, where known.
@@ -35,8 +37,8 @@ class ImageData:
     kind: ClassVar[str] = "image"
 
     def __post_init__(self) -> None:
-        if self.images.ndim != 4:
-            raise ValueError(f"{self.name}: images must be (N, C, H, W), "
+        if self.images.ndim not in (2, 4):
+            raise ValueError(f"{self.name}: images must be (N, C, H, W) or rows (N, D), "
                              f"got shape {tuple(self.images.shape)}")
         if self.labels.shape != (self.images.shape[0],):
             raise ValueError(f"{self.name}: {self.images.shape[0]} images but labels of shape "
@@ -94,11 +96,14 @@ Data = ImageData | TextData
 
 
 def as_images(x: Tensor, name: str = "") -> Tensor:
-    """Any image-like tensor as float32 ``(N, C, H, W)`` in ``[0, 1]``.
+    """An image-like tensor as float32 ``(N, C, H, W)``, or rows ``(N, D)`` kept as rows.
 
     Accepts ``(N, H, W)``, ``(N, C, H, W)``, channels-last ``(N, H, W, C)`` with C in 1, 3, 4,
-    and ``(N, D)`` rows with D a perfect square (flattened gray images). Integer tensors are
-    taken as 0-255; float tensors with values above 1 as 0-255 too.
+    and ``(N, D)`` rows, which stay ``(N, D)``: the model decides their layout (a zoo image
+    model takes rows of ``C * H * W`` values, see :meth:`~actsparse.zoo.ZooModel.views`; a
+    user's module gets them as they are). Only uint8-like data is rescaled from 0-255 to
+    ``[0, 1]``: integer tensors, and float tensors holding only whole numbers in 0-255. Other
+    float data (already in ``[0, 1]``, normalised, audio frames) is left as it is.
 
     Example:
         >>> import torch
@@ -106,25 +111,36 @@ def as_images(x: Tensor, name: str = "") -> Tensor:
         torch.Size([2, 1, 28, 28])
         >>> as_images(torch.zeros(3, 32, 32, 3)).shape
         torch.Size([3, 3, 32, 32])
+        >>> as_images(torch.tensor([[-0.4, 2.8]])).tolist()  # normalised floats stay
+        [[-0.4000000059604645, 2.799999952316284]]
+        >>> as_images(torch.tensor([[0.0, 255.0]])).tolist()  # 0-255 pixels as floats
+        [[0.0, 1.0]]
     """
     where = f"{name}: " if name else ""
-    if x.ndim == 2:
-        side = int(round(x.shape[1] ** 0.5))
-        if side * side != x.shape[1]:
-            raise ValueError(f"{where}rows of {x.shape[1]} values are not square images; "
-                             "expected (N, H, W), (N, C, H, W) or (N, H*W)")
-        x = x.reshape(x.shape[0], 1, side, side)
-    elif x.ndim == 3:
+    if x.ndim == 3:
         x = x.unsqueeze(1)
     elif x.ndim == 4:
         if x.shape[1] not in (1, 3, 4) and x.shape[-1] in (1, 3, 4):
             x = x.permute(0, 3, 1, 2)
-    else:
-        raise ValueError(f"{where}expected images (N, H, W) or (N, C, H, W), "
+    elif x.ndim != 2:
+        raise ValueError(f"{where}expected images (N, H, W) or (N, C, H, W), or rows (N, D), "
                          f"got shape {tuple(x.shape)}")
+    if x.dtype == torch.bool:
+        return x.float().contiguous()
     if not x.is_floating_point():
-        x = x.float() / 255.0
+        if x.numel() and (int(x.min()) < 0 or int(x.max()) > 255):
+            raise ValueError(f"{where}integer data is read as 0-255 pixels, but it holds values "
+                             f"in [{int(x.min())}, {int(x.max())}]; save it as floats")
+        return (x.float() / 255.0).contiguous()
     x = x.float()
-    if x.numel() and float(x.max()) > 1.0:
+    if _uint8_like(x):
         x = x / 255.0
     return x.contiguous()
+
+
+def _uint8_like(x: Tensor) -> bool:
+    """Whole numbers in 0-255 with some above 1: pixel values stored as floats."""
+    if x.numel() == 0 or not bool(torch.isfinite(x).all()):
+        return False
+    top, bottom = float(x.max()), float(x.min())
+    return 1.0 < top <= 255.0 and bottom >= 0.0 and bool((x == x.round()).all())

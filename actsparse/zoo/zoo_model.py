@@ -8,6 +8,7 @@ display form (``[0, 1]``) for heatmaps.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -95,6 +96,15 @@ class ZooModel:
         spec = self.image_input
         if spec is None:
             return images
+        if images.ndim == 2:  # rows: flattened images of exactly this model's input
+            if images.shape[1] != math.prod(spec.shape):
+                c, h, w = spec.shape
+                raise ValueError(
+                    f"model {self.name!r} takes images of shape (N, {c}, {h}, {w}) (any size is "
+                    f"cropped to {h}x{w}) or rows of {c * h * w} values; the data has rows of "
+                    f"{images.shape[1]} values"
+                )
+            images = images.reshape(images.shape[0], *spec.shape)
         images = to_channels(images, spec.channels)
         if crops == "center":
             return center_view(images, spec.size, spec.crop_fraction)

@@ -186,8 +186,7 @@ def test_ties_and_nan_still_exactly_k(native: bool, n: int) -> None:
     _, mask, _ = select_winners(x, 10, (3, n, 1), None, 1, n, native=native)
     assert mask.sum(dim=1).tolist() == [10, 10, 10]
     assert mask[0, :5].all() and mask[1, 7]
-    if native:  # the kernel breaks ties by index
-        assert mask[2, :10].all()
+    assert mask[2, :10].all()  # both paths break ties by index
 
 
 def test_winners_mask_exact_k() -> None:
@@ -248,3 +247,38 @@ def test_profiler_finds_kwinners_and_measures_k_over_n() -> None:
     assert prof["1"].density == pytest.approx(round(0.1 * 288) / 288)
     assert prof["4"].density == pytest.approx(10 / 40)
     assert prof["7"].density == pytest.approx(0.5)
+
+
+# -- issue 15.8: fewer than k positive inputs --------------------------------------------------
+@pytest.mark.skipif(kwinners_kernel() is None,
+                    reason="C kernel unavailable (no compiler, or ACTSPARSE_NO_NATIVE)")
+@pytest.mark.parametrize("boosted", [False, True])
+def test_kernel_and_torch_credit_the_same_zero_winners_on_mnist_features(boosted: bool) -> None:
+    from actsparse import zoo
+
+    zm = zoo.load_model("mnist-cnn")
+    images = next(iter(zm.batches(zoo.load_data("mnist", limit=64), batch_size=64)))
+    with torch.no_grad():
+        features = zm.module.features(images).flatten(1)  # (64, 3136) after ReLU and pooling
+    k = 3136 // 2  # more winners than positive values in every image: zeros must win too
+    assert bool(((features > 0).sum(1) < k).all())
+    results = []
+    for native in (True, False):
+        torch.manual_seed(0)
+        kw = KWinners(3136, density=0.5, boost_strength=1.0 if boosted else 0.0)
+        kw.native = native
+        if boosted:
+            kw.duty_cycle.uniform_(0.0, 1.0, generator=torch.Generator().manual_seed(3))
+        results.append((kw(features), kw.duty_cycle.clone()))
+    (out_c, duty_c), (out_t, duty_t) = results
+    assert torch.equal(out_c, out_t)
+    assert torch.equal(duty_c, duty_t)  # the same units credited with a win
+
+
+@pytest.mark.parametrize("native", NATIVE)
+def test_k_inference_factor_default_keeps_density_and_paper_value_widens(native: bool) -> None:
+    x = torch.randn(8, 100)
+    for factor, winners in ((1.0, 10), (1.5, 15)):
+        kw = KWinners(100, density=0.1, k_inference_factor=factor).eval()
+        kw.native = native
+        assert (kw(x) != 0).sum(1).tolist() == [winners] * 8

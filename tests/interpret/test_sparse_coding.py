@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn.decomposition import sparse_encode as sk_sparse_encode
 
 from actsparse import zoo
-from actsparse.interpret.sparse_coding import lasso_objective, sparse_encode
+from actsparse.interpret.sparse_coding import ConvergenceWarning, lasso_objective, sparse_encode
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -192,3 +192,35 @@ def test_codes_satisfy_the_lasso_optimality_conditions(n, k, f, alpha, positive,
         assert bool((resid[~on].abs() <= alpha + slack).all())
     sign = torch.ones_like(Z) if positive else torch.sign(Z)
     assert bool(((resid - alpha * sign)[on].abs() <= slack).all())
+
+
+# -- issue 15.7: stopping at max_iter is said, not silent ------------------------------------
+@pytest.mark.parametrize("algorithm", ["ista", "fista"])
+def test_stopping_at_max_iter_warns_on_centred_digits(digits, algorithm):
+    X, D = digits
+    X = X - X.mean(0)  # centred pixels, the atoms drawn from the data
+    with pytest.warns(ConvergenceWarning, match=rf"algorithm='{algorithm}'.* max_iter=20 .*"
+                                                r"samples not converged"):
+        sparse_encode(X, D, algorithm=algorithm, alpha=0.1, max_iter=20, polish=False)
+
+
+@pytest.mark.parametrize("algorithm", ["ista", "fista"])
+def test_default_solve_is_either_exact_or_warned(digits, algorithm):
+    X, D = digits
+    X = X - X.mean(0)
+    exact = sparse_encode(X, D, algorithm="admm", alpha=0.1, max_iter=20000, tol=1e-12)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        codes = sparse_encode(X, D, algorithm=algorithm, alpha=0.1)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    off = (lasso_objective(X, codes, D, 0.1) - lasso_objective(X, exact, D, 0.1)).max()
+    assert warned or float(off) <= 1e-6 * float(lasso_objective(X, exact, D, 0.1).max())
+
+
+def test_converged_solve_does_not_warn():
+    X, D = _random_problem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        sparse_encode(X, torch.eye(20, dtype=torch.float64), algorithm="ista", alpha=0.3)
+        sparse_encode(X, D, algorithm="fista", alpha=0.3)
+        sparse_encode(X, D, algorithm="ista", alpha=0.3, max_iter=3, tol=0.0)  # 3 steps asked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -9,11 +10,13 @@ from typing import Any
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.testing import assert_close
 
 import actsparse
+from actsparse import zoo
 from actsparse.measure import Profile, ProfileConfig
 from actsparse.measure.profile import SCHEMA_VERSION
 
@@ -227,3 +230,56 @@ def test_load_missing_tensor(prof: Profile, tmp_path: Path) -> None:
 def test_loaded_profile_merges_with_fresh(prof: Profile, tmp_path: Path) -> None:
     back = Profile.load(prof.save(tmp_path))
     assert_same_state(back.merge(prof), prof.merge(prof))
+
+
+# -- issue 15.4: edited files, merging other models' profiles --------------------------------
+def _mnist_profile(limit: int = 200) -> tuple[Any, actsparse.Profile]:
+    zm = zoo.load_model("mnist-cnn")
+    data = zoo.load_data("mnist", split="test", limit=limit)
+    return zm, actsparse.profile(zm.module, zm.batches(data, batch_size=100))
+
+
+@pytest.mark.parametrize(
+    ("key", "edit", "message"),
+    [
+        ("samples", lambda t: t * 0 - 7, r"samples is negative \(-7\)"),
+        ("active", lambda t: t * 0 + 10**12, r"active \(\d+\) exceeds count"),
+        ("nan", lambda t: t + 10**12, r"nan \(\d+\) exceeds count"),
+        ("unit_active", lambda t: t * 2, "the units' active counts add up to"),
+        ("hist", lambda t: t.flip(0) * 3, "the histogram holds"),
+        ("sample_density_hist", lambda t: t * 0, "the per-sample density histogram holds 0"),
+        ("abs_sum", lambda t: t * 0 - 1, "abs_sum must be finite and >= 0"),
+    ],
+)
+def test_load_refuses_edited_values(tmp_path: Path, key: str, edit: Any, message: str) -> None:
+    _, prof = _mnist_profile()
+    path = prof.save(tmp_path)
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(path))
+    tensors[f"0.{key}"] = edit(tensors[f"0.{key}"])
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(ValueError, match=rf"damaged or was edited: layer 'features.1': {message}"):
+        actsparse.Profile.load(path)
+
+
+def test_saved_profile_of_a_real_model_loads_back(tmp_path: Path) -> None:
+    _, prof = _mnist_profile()
+    back = actsparse.Profile.load(prof.save(tmp_path))
+    assert back.names == prof.names and back.meta["model_fingerprint"] == prof.meta[
+        "model_fingerprint"]
+
+
+def test_merge_sums_batches_and_refuses_another_model() -> None:
+    zm, a = _mnist_profile()
+    _, b = _mnist_profile(100)
+    both = a.merge(b)
+    assert both.meta["batches"] == a.meta["batches"] + b.meta["batches"] == 3
+    assert both["features.1"].samples == 300
+    other = copy.deepcopy(zm.module)
+    with torch.no_grad():
+        other.features[0].weight.mul_(1.5)
+    c = actsparse.profile(other, zm.batches(zoo.load_data("mnist", split="test", limit=100)))
+    with pytest.raises(ValueError, match="cannot merge profiles of different models: "
+                                         "model_fingerprint"):
+        a.merge(c)

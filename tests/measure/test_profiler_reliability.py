@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.testing import assert_close
 
 import actsparse
+from actsparse import zoo
 
 
 def _hook_count(model: nn.Module) -> int:
@@ -223,3 +224,167 @@ def test_integer_outputs_are_skipped() -> None:
     with actsparse.Profiler(IntOut(), ["act"]) as profiler:
         pass
     assert len(profiler.result) == 0
+
+
+# -- issue 15.1: layers that never ran -------------------------------------------------------
+class _Unused(nn.Module):
+    """An activation module that exists but that forward never calls (as after torch.compile)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+        self.act = nn.ReLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(self.fc(x))
+
+
+def test_profile_raises_when_no_selected_layer_ran() -> None:
+    with pytest.raises(ValueError, match=r"none of the 1 selected layer.*'act'.*forward calls"):
+        actsparse.profile(_Unused(), [torch.randn(4, 8)])
+
+
+def test_profile_of_compiled_model_that_sees_nothing_explains_compilation() -> None:
+    net = _Unused()
+    net.compile(backend="eager")  # in-place compile: the call is replaced, hooks may not fire
+    with pytest.raises(ValueError, match=r"compiled.*_orig_mod"):
+        actsparse.profile(net, [torch.randn(4, 8)])
+
+
+def test_profile_of_compiled_model_that_already_ran_measures_or_explains() -> None:
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)).eval()
+    compiled = torch.compile(net, backend="eager")
+    with torch.inference_mode():
+        compiled(torch.randn(4, 8))
+    try:
+        prof = actsparse.profile(compiled, [torch.randn(4, 8)])
+    except ValueError as err:  # torch versions whose compiled code skips the new hooks
+        assert "_orig_mod" in str(err)
+    else:
+        assert prof["_orig_mod.1"].samples == 4
+
+
+def test_profile_warns_about_selected_layers_that_never_ran() -> None:
+    net = nn.ModuleDict({"used": nn.ReLU(), "unused": nn.ReLU()})
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.parts = net
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.parts["used"](x)
+
+    with pytest.warns(UserWarning, match="parts.unused"):
+        prof = actsparse.profile(Model(), [torch.randn(4, 8)])
+    assert prof.meta["unseen_layers"] == ["parts.unused"]
+    assert prof["parts.used"].samples == 4
+
+
+# -- issue 15.2: models called through a method ----------------------------------------------
+class _Embedder(nn.Module):
+    """A shared activation used twice per call, reached through a method (as ``encode``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1, self.fc2, self.act = nn.Linear(8, 16), nn.Linear(16, 16), nn.ReLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.fc2(self.act(self.fc1(x))))
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.forward(x) * 2
+
+    def embed_directly(self, x: Tensor) -> Tensor:
+        return self.act(self.fc2(self.act(self.fc1(x))))
+
+
+@pytest.mark.parametrize("call", ["__call__", "forward", "embed", "embed_directly"])
+def test_layer_names_restart_with_every_top_level_call(call: str) -> None:
+    net = _Embedder()
+    with actsparse.Profiler(net) as prof:
+        for _ in range(5):
+            getattr(net, call)(torch.randn(3, 8))
+    assert sorted(prof.result.layers) == ["act", "act#1"]
+    assert prof.result["act"].samples == prof.result["act#1"].samples == 15
+
+
+def test_minilm_forward_called_directly_keeps_one_name_per_layer(minilm: zoo.ZooModel) -> None:
+    data = zoo.load_data("text", limit=12)
+    batches = list(minilm.batches(data, batch_size=4, max_length=32))
+    with torch.inference_mode():
+        with actsparse.Profiler(minilm.module) as direct:
+            for batch in batches:
+                minilm.module.forward(**batch)  # as sentence-transformers' encode does
+        called = actsparse.profile(minilm.module, batches)
+    assert direct.result.layers.keys() == called.layers.keys()
+
+
+# -- issue 15.9: zero-size activations -------------------------------------------------------
+class _TwoExperts(nn.Module):
+    """A top-1 mixture of experts: each token goes to one expert, which may get none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.router = nn.Linear(8, 2)
+        self.experts = nn.ModuleList(nn.Sequential(nn.Linear(8, 16), nn.ReLU()) for _ in range(2))
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, T, 8)
+        tokens = x.reshape(-1, 8)
+        choice = self.router(tokens).argmax(-1)
+        out = torch.zeros(tokens.shape[0], 16)
+        for i, expert in enumerate(self.experts):
+            rows = choice == i
+            out[rows] = expert(tokens[rows])  # (tokens routed to i, 16): may be (0, 16)
+        return out
+
+
+def test_expert_routed_no_tokens_is_skipped() -> None:
+    net = _TwoExperts()
+    with torch.no_grad():
+        net.router.bias.copy_(torch.tensor([100.0, -100.0]))  # every token to expert 0
+    prof = actsparse.profile(net, [torch.randn(2, 5, 8)] * 3)
+    assert prof["experts.0.1"].samples == 30
+    assert prof["experts.1.1"].samples == 0 and prof["experts.1.1"].units == 16
+
+
+@pytest.mark.parametrize("shape", [(0, 8), (0, 5, 8), (0, 1, 28, 28)])
+def test_zero_row_batches_are_skipped(shape: tuple[int, ...]) -> None:
+    net = nn.Sequential(nn.ReLU())
+    batches = [torch.zeros(shape), torch.randn(2, *shape[1:]), torch.zeros(shape)]
+    prof = actsparse.profile(net, batches)
+    rows = 2 * (shape[1] if len(shape) == 3 else 1)
+    assert prof["0"].samples == rows
+    assert prof["0"].elements == 2 * math.prod(shape[1:])
+
+
+# -- issue 15.6: tiny activations, an all-NaN layer ------------------------------------------
+def _digits_batch() -> Tensor:
+    from sklearn.datasets import load_digits
+
+    return torch.tensor(load_digits().data[:64], dtype=torch.float32) / 16  # (64, 64)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_layer_treves_rolls_and_hoyer_do_not_depend_on_scale(
+        native: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not native:
+        monkeypatch.setattr("actsparse.measure.update.fused_update", lambda *a: False)
+    net = nn.Sequential(nn.ReLU())
+    x = _digits_batch()
+    plain = actsparse.profile(net, [x])["0"].summary()
+    tiny = actsparse.profile(net, [x * 1e-20])["0"].summary()
+    assert tiny["treves_rolls"] == pytest.approx(plain["treves_rolls"], rel=1e-6)
+    assert tiny["hoyer"] == pytest.approx(plain["hoyer"], rel=1e-6)
+
+
+def test_all_nan_layer_reports_nan_sparsity() -> None:
+    net = nn.Sequential(nn.Linear(64, 16), nn.ReLU())
+    with torch.no_grad():
+        net[0].weight.fill_(float("nan"))
+    summary = actsparse.profile(net, [_digits_batch()])["1"].summary()
+    assert summary["nan"] == summary["elements"] == 64 * 16
+    for key in ("hoyer", "gini", "treves_rolls"):
+        assert math.isnan(summary[key]), key

@@ -59,16 +59,21 @@ def test_normalize_roundtrip() -> None:
     torch.testing.assert_close(denormalize(normalize(x, mean, std), mean, std), x)
 
 
-@pytest.mark.parametrize("shape, expected", [((2, 9), (2, 1, 3, 3)), ((2, 5, 6), (2, 1, 5, 6)),
+@pytest.mark.parametrize("shape, expected", [((2, 9), (2, 9)), ((2, 5, 6), (2, 1, 5, 6)),
                                              ((2, 5, 6, 3), (2, 3, 5, 6)),
                                              ((2, 3, 5, 6), (2, 3, 5, 6))])
 def test_as_images_layouts(shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
     assert as_images(torch.rand(shape)).shape == expected
 
 
-def test_as_images_rejects_non_square_rows() -> None:
-    with pytest.raises(ValueError, match="not square"):
-        as_images(torch.rand(2, 10))
+def test_as_images_keeps_rows_and_rescales_only_uint8_like_data() -> None:
+    frames = torch.randn(4, 1024) * 3  # audio frames, not images: max > 1, not whole numbers
+    assert torch.equal(as_images(frames), frames)
+    pixels = torch.randint(0, 256, (4, 784)).float()  # 0-255 pixels saved as floats
+    assert torch.equal(as_images(pixels), pixels / 255)
+    assert torch.equal(as_images(pixels.to(torch.uint8)), pixels / 255)
+    with pytest.raises(ValueError, match=r"integer data .* values in \[-3, 300\]"):
+        as_images(torch.tensor([[-3, 300]]))
 
 
 def test_read_idx_gz_and_limit(tmp_path: Path) -> None:
