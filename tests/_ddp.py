@@ -53,5 +53,6 @@ def _rank_main(rank: int, worker: Callable[..., None], port: int, world: int,
                             world_size=world, timeout=timedelta(seconds=60))
     try:
         worker(rank, *args)
+        dist.barrier()  # no rank tears the group down while another is still in a collective
     finally:
         dist.destroy_process_group()
