@@ -1,6 +1,8 @@
 # Two entry points do all the set-up on a fresh machine:
 #   make demo   - create .venv, install everything, run `actsparse demo`
 #   make test   - the same set-up, then ruff, mypy and pytest (with doctests)
+# make bench re-measures the README's figures (benchmarks/results/*.json) and renders them into
+# README.md (benchmarks/readme_figures.py); run it on a quiet machine.
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -35,6 +37,18 @@ lint: setup
 
 test: lint
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python -m benchmarks.profile_overhead
+	$(BIN)/python -m benchmarks.profile_memory
+	$(BIN)/python -m benchmarks.kwinners_step
+	$(BIN)/python -m benchmarks.linear_kernels
+	test -d runs/kwta-cnn || HF_HUB_OFFLINE=1 $(BIN)/actsparse train --model cnn --data mnist \
+	  --sparsity kwta:0.1 --epochs 1 --threads 2 --out runs/kwta-cnn
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.accelerate_cnn \
+	  --models mnist-cnn,runs/kwta-cnn,mobilenetv2 --batch-sizes 1,8 --threads 2
+	$(BIN)/python -m benchmarks.sparse_coding
+	$(BIN)/python -m benchmarks.readme_figures
 
 clean:
 	rm -rf $(VENV) runs

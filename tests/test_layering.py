@@ -105,7 +105,7 @@ def test_the_check_catches_a_verb_importing_the_zoo(tmp_path: Path, monkeypatch:
 
 
 TESTS = Path(__file__).resolve().parent
-TOP_LEVEL_TESTS = {"test_layering.py"}  # checks of the package as a whole
+TOP_LEVEL_TESTS = {"test_layering.py", "test_readme.py"}  # checks of the package as a whole
 
 
 def misplaced_tests(tests: Path = TESTS, package: Path = PACKAGE) -> list[str]:

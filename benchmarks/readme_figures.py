@@ -1,0 +1,178 @@
+"""README figures rendered from the benchmarks' JSON, so that no figure is typed by hand.
+
+The README marks each generated block with ``<!-- figures:NAME -->`` ... ``<!-- /figures:NAME -->``;
+``NAME`` is a file in ``benchmarks/results/`` (``NAME.json``) and a renderer below. Each block
+ends with when and where its JSON was measured (date and CPU model, from
+:func:`actsparse._timing.machine`) and the command that measures it again.
+
+    .venv/bin/python -m benchmarks.readme_figures           # rewrite README.md from the JSON
+    .venv/bin/python -m benchmarks.readme_figures --check   # exit 1 if README.md is stale
+
+``make bench`` runs the benchmarks and then this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+PY = ".venv/bin/python -m "
+BLOCK = re.compile(
+    r"(<!-- figures:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=name) -->)", re.DOTALL)
+
+
+def _x(v: float) -> str:
+    return f"{v:.2f}x" if v < 10 else f"{v:.1f}x"
+
+
+def _time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale or unit == "us":
+            value = seconds / scale
+            return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
+    raise AssertionError  # unreachable
+
+
+def provenance(data: dict[str, Any], command: str) -> str:
+    """The closing line of a block: when, on what CPU and with how many threads it was measured."""
+    m = data.get("machine", {})
+    where = (f"measured {m['date'][:10]} on {m['cpu']}, {m['threads']} thread(s)"
+             if "date" in m and "cpu" in m else
+             f"date and CPU model not recorded in this JSON ({m.get('processor', '?')}, "
+             f"{m.get('threads', '?')} thread(s)); `make bench` records them")
+    return f"_From `benchmarks/results/` JSON, {where}: `{command}`._\n"
+
+
+def profile_overhead(d: dict[str, Any]) -> str:
+    names = {"mnist-cnn": "MNIST CNN", "minilm": "MiniLM"}
+    rows = ["| model | input per call | profiled / plain forward loop (median) | goal |",
+            "|---|---|---|---|"]
+    for c in d["cases"]:
+        batch = c["batch"]
+        shape = " x ".join(map(str, batch["input_ids"])) + " tokens" if isinstance(batch, dict) \
+            else "batch " + str(batch[0])
+        ok = "" if c["median_ratio"] <= d["goal_max_ratio"] else " (missed)"
+        rows.append(f"| {names.get(c['model'], c['model'])} | {shape} | "
+                    f"**{c['median_ratio']:.3f}x**{ok} | <= {d['goal_max_ratio']}x |")
+    return "\n".join(rows) + "\n\n" + provenance(d, PY + "benchmarks.profile_overhead")
+
+
+def profile_memory(d: dict[str, Any]) -> str:
+    small, large = d["runs"][0], d["runs"][-1]
+    return (f"Peak RSS profiling {large['images']:,} MNIST images is "
+            f"**{d['peak_ratio_60k_over_6k']:.3f}x** that of {small['images']:,} "
+            f"({large['peak_rss_kib'] / 1024:.0f} vs {small['peak_rss_kib'] / 1024:.0f} MiB; "
+            f"goal within {d['goal_max_ratio'] - 1:.0%}).\n\n"
+            + provenance(d, PY + "benchmarks.profile_memory"))
+
+
+def kwinners_step(d: dict[str, Any]) -> str:
+    return (f"A k-WTA training step costs **{d['median_ratio']:.3f}x** a ReLU step of the same CNN "
+            f"(goal <= {d['goal_max_ratio']}x): median of {len(d['ratios'])} interleaved repeats, "
+            f"batch {d['batch']}.\n\n" + provenance(d, PY + "benchmarks.kwinners_step"))
+
+
+def linear_kernels(d: dict[str, Any]) -> str:
+    rows = ["| batch | density d | dense | sparse | speedup | speedup x d (goal >= 0.8) "
+            "| index_select+mm |", "|---|---|---|---|---|---|---|"]
+    for r in d["batch1"]:
+        sxd = f"{r['speedup_x_d']:.2f}" + ("" if r["speedup_x_d"] >= 0.8 else " (missed)")
+        rows.append(f"| 1 | {r['density']} | {r['dense_ms']:.3g} ms | {r['sparse_ms']:.3g} ms | "
+                    f"{_x(r['speedup'])} | {sxd} | {_x(r['reference_speedup'])} |")
+    for r in d["batched"]:
+        goal = f" (goal {r['target_speedup']}x)" if r.get("target_speedup") else ""
+        rows.append(f"| {r['batch']} | {r['density']} per row | {r['dense_ms']:.3g} ms | "
+                    f"{r['sparse_ms']:.3g} ms | {_x(r['speedup'])}{goal} | | "
+                    f"{_x(r['reference_speedup'])} |")
+    shape = d["shape"]
+    return (f"{shape['in_features']} -> {shape['out_features']} {shape['dtype']}, "
+            f"medians of {d['repeats']} interleaved repeats.\n\n" + "\n".join(rows) + "\n\n"
+            + provenance(d, PY + "benchmarks.linear_kernels"))
+
+
+ACCELERATE_NAMES = {"mnist-cnn": "pretrained MNIST CNN",
+                    "runs/kwta-cnn": "k-WTA CNN (d = 0.1), run folder of `actsparse train`",
+                    "mobilenetv2": "MobileNetV2, photo crops"}
+
+
+def accelerate_cnn(d: dict[str, Any]) -> str:
+    rows = ["| model | batch | PyTorch eager | ONNX Runtime | torch.compile | ours (chosen) "
+            "| ours vs eager / ORT | reported / independent | mismatches |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in d["results"]:
+        t, q, vs = r["median_s"], r["quality"], r["ours_vs"]
+        base = " | ".join(_time(t[k]) if t.get(k) else "n/a"
+                          for k in ("eager", "onnxruntime", "compile"))
+        ort = _x(vs["onnxruntime"]) if vs.get("onnxruntime") else "n/a"
+        rows.append(
+            f"| {ACCELERATE_NAMES.get(r['model'], r['model'])} | {r['batch_size']} | {base} | "
+            f"{_time(t['ours'])} ({r['chosen']}) | {_x(vs['eager'])} / {ort} | "
+            f"{_x(r['reported_speedup'])} / {_x(r['independent']['speedup'])} | "
+            f"{q['prediction_mismatches']} of {q['images']:,}, max diff "
+            f"{q['max_abs_logit_diff']:.1e} |")
+    command = d.get("command", PY + "benchmarks.accelerate_cnn")
+    return "\n".join(rows) + "\n\n" + provenance(d, command)
+
+
+def sparse_coding(d: dict[str, Any]) -> str:
+    rows = ["| data | alpha | nonzeros per code | objective, ours / sklearn "
+            "| speedup (goal >= 10x) |",
+            "|---|---|---|---|---|"]
+    goal = d["goals"]["speedup_min"]
+    for e in d["encode"] + d.get("encode_mnist", []):
+        a = e["admm"]
+        s = a["speedup_vs_sklearn_f64"]
+        speed = f"**{_x(s)}**" if s >= goal else f"{_x(s)} (missed)"
+        data = e["data"] if e["data"] == "digits" else \
+            f"{e['data']}, {e['n_samples']:,} x {e['n_features']}, {e['n_components']} atoms"
+        rows.append(f"| {data} | {e['alpha']} | {a['mean_l0']:.1f} | "
+                    f"{a['objective_ratio_vs_sklearn']:.7f} | {speed} |")
+    return "\n".join(rows) + "\n\n" + provenance(d, PY + "benchmarks.sparse_coding")
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "profile_overhead": profile_overhead, "profile_memory": profile_memory,
+    "kwinners_step": kwinners_step, "linear_kernels": linear_kernels,
+    "accelerate_cnn": accelerate_cnn, "sparse_coding": sparse_coding,
+}
+
+
+def render(text: str, results: Path = RESULTS) -> str:
+    """``text`` with every figures block replaced by its rendering of ``results/NAME.json``.
+
+    Raises KeyError for a block with no renderer and FileNotFoundError for a missing JSON.
+    """
+    def block(m: re.Match[str]) -> str:
+        name = m["name"]
+        data = json.loads((results / f"{name}.json").read_text(encoding="utf-8"))
+        return m.group(1) + RENDERERS[name](data) + m.group(4)
+    return BLOCK.sub(block, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if README.md is not up to date")
+    args = ap.parse_args(argv)
+    text = README.read_text(encoding="utf-8")
+    new = render(text)
+    if args.check:
+        if new != text:
+            print("README.md figures differ from benchmarks/results/*.json; run "
+                  "`.venv/bin/python -m benchmarks.readme_figures`", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(new, encoding="utf-8")
+    print(f"rendered {len(BLOCK.findall(new))} blocks into {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
