@@ -88,6 +88,9 @@ typedef uint8_t vu8 __attribute__((vector_size(W)));
 
 /* True when every lane is zero: ReLU maps are mostly runs of zeros, which skip the work. */
 static inline __attribute__((always_inline)) int all_zero(vu32 v) {
+#ifdef __AVX__
+    return _mm256_testz_si256((__m256i)v, (__m256i)v);
+#endif
     uint64_t w[W / 2], o = 0;
     memcpy(w, &v, sizeof w);
     for (int k = 0; k < W / 2; k++) o |= w[k];
@@ -126,6 +129,48 @@ static void row_sums(const ctx_t *c, const float *xr, int64_t len, uint8_t *act,
     lo += INFINITY;
     hi -= INFINITY;
     int64_t i = 0;
+#ifdef __AVX2__
+    /* The loop below in AVX2 intrinsics: the same lanes and operations, so the same sums, without
+     * the spills compilers emit for 8-wide double vectors. */
+    {
+        const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), ones = _mm256_set1_epi32(-1);
+        const __m256i vthr = _mm256_set1_epi32((int32_t)thr), vinf = _mm256_set1_epi32(0x7F800000);
+        const __m256d dmag = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFll));
+        __m256d l1a = _mm256_setzero_pd(), l1b = l1a, l2a = l1a, l2b = l1a, sa = l1a, sb = l1a;
+        __m256i vcnt = _mm256_setzero_si256(), vnf = vcnt;
+        __m256 vlo = _mm256_set1_ps(INFINITY), vhi = _mm256_set1_ps(-INFINITY);
+        for (; i + 8 <= len; i += 8) {
+            __m256i bits = _mm256_loadu_si256((const __m256i *)(xr + i));
+            __m256i ab = _mm256_and_si256(bits, magnitude);
+            __m256i on = _mm256_cmpgt_epi32(ab, vthr); /* both non-negative: signed is fine */
+            __m256i fin = _mm256_cmpgt_epi32(vinf, ab);
+            __m256 f = _mm256_castsi256_ps(_mm256_and_si256(bits, fin));
+            __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(on), _mm256_extracti128_si256(on, 1));
+            _mm_storel_epi64((__m128i *)(act + i),
+                             _mm_and_si128(_mm_packs_epi16(w16, w16), _mm_set1_epi8(1)));
+            vcnt = _mm256_sub_epi32(vcnt, on);
+            vnf = _mm256_or_si256(vnf, _mm256_xor_si256(fin, ones));
+            __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(f));
+            __m256d d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1));
+            sa = _mm256_add_pd(sa, d0);
+            sb = _mm256_add_pd(sb, d1);
+            l1a = _mm256_add_pd(l1a, _mm256_and_pd(d0, dmag));
+            l1b = _mm256_add_pd(l1b, _mm256_and_pd(d1, dmag));
+            l2a = _mm256_add_pd(l2a, _mm256_mul_pd(d0, d0));
+            l2b = _mm256_add_pd(l2b, _mm256_mul_pd(d1, d1));
+            vlo = _mm256_min_ps(f, vlo);
+            vhi = _mm256_max_ps(f, vhi);
+        }
+        double tmp[8];
+        _mm256_storeu_pd(tmp, l1a), _mm256_storeu_pd(tmp + 4, l1b), memcpy(&l1, tmp, sizeof l1);
+        _mm256_storeu_pd(tmp, l2a), _mm256_storeu_pd(tmp + 4, l2b), memcpy(&l2, tmp, sizeof l2);
+        _mm256_storeu_pd(tmp, sa), _mm256_storeu_pd(tmp + 4, sb), memcpy(&sm, tmp, sizeof sm);
+        memcpy(&cnt, &vcnt, sizeof cnt);
+        memcpy(&nonfinite, &vnf, sizeof nonfinite);
+        memcpy(&lo, &vlo, sizeof lo);
+        memcpy(&hi, &vhi, sizeof hi);
+    }
+#endif
     for (; i + W <= len; i += W) {
         vu32 bits;
         memcpy(&bits, xr + i, sizeof bits);
@@ -222,6 +267,9 @@ static void row_hist(const ctx_t *c, const float *xr, int64_t len, int64_t *hist
             hist[(j % SUBHISTS) * nb + lo[key] + (bits_float(b) >= thr[key])]++;
         }
 #else
+        /* Only the nonzero lanes are looked up (a bit mask of them, walked lowest bit first);
+         * successive lookups go to successive sub-histograms, so no chain on one counter. */
+        unsigned j = 0;
         for (; i + W <= len; i += W) {
             vu32 bits;
             memcpy(&bits, xr + i, sizeof bits);
@@ -230,9 +278,17 @@ static void row_hist(const ctx_t *c, const float *xr, int64_t len, int64_t *hist
                 zeros += W;
                 continue;
             }
-            for (int k = 0; k < W; k++) { /* a histogram per lane: no chain on one counter */
-                uint32_t b = bits[k], key = b >> shift;
-                hist[(k % SUBHISTS) * nb + lo[key] + (bits_float(b) >= thr[key])]++;
+            unsigned m = 0;
+#ifdef __AVX2__
+            m = (unsigned)_mm256_movemask_ps((__m256)_mm256_cmpgt_epi32((__m256i)bits,
+                                                                        _mm256_setzero_si256()));
+#else
+            for (int k = 0; k < W; k++) m |= (unsigned)(bits[k] != 0) << k;
+#endif
+            zeros += W - __builtin_popcount(m);
+            for (; m; m &= m - 1, j++) {
+                uint32_t b = bits[__builtin_ctz(m)], key = b >> shift;
+                hist[(j % SUBHISTS) * nb + lo[key] + (bits_float(b) >= thr[key])]++;
             }
         }
 #endif
