@@ -1,6 +1,6 @@
 """The recommender protocol's split: per user, a seeded random hold-out for validation and test.
 
-Protocol (implicit top-N recommendation, the one RecBole's ml-100k results use, "RO_RS 8:1:1"):
+Protocol (implicit top-N recommendation; the split is RecBole's default, "RO_RS 8:1:1"):
 
 1. Every rating counts as an interaction, whatever its value (implicit feedback, 0/1).
 2. Each user's interactions are shuffled with a generator seeded by ``seed`` and cut into
