@@ -138,10 +138,25 @@ def sparse_coding(d: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n\n" + provenance(d, PY + "benchmarks.sparse_coding")
 
 
+def recsys_baselines(d: dict[str, Any]) -> str:
+    res = d["results"]
+    names = {"popular": "most popular", "itemknn": "ItemKNN (cosine, k = {k} by validation)",
+             "ease": "EASE (lambda = {lambda:g} by validation)",
+             "mult-dae": "Mult-DAE [I-600-I], dense (best epoch {best_epoch})"}
+    rows = ["| model | Recall@10 | NDCG@10 | Recall@20 | NDCG@20 |", "|---|---|---|---|---|"]
+    for key, r in res.items():
+        label = names.get(key, key).format(**r)
+        rows.append(f"| {label} | " + " | ".join(
+            f"{r[m]:.3f}" for m in ("recall@10", "ndcg@10", "recall@20", "ndcg@20")) + " |")
+    return (f"{d['data']}, seed {d['seed']}, test part.\n\n" + "\n".join(rows) + "\n\n"
+            + provenance(d, PY + "benchmarks.recsys_baselines"))
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "profile_overhead": profile_overhead, "profile_memory": profile_memory,
     "kwinners_step": kwinners_step, "linear_kernels": linear_kernels,
     "accelerate_cnn": accelerate_cnn, "sparse_coding": sparse_coding,
+    "recsys_baselines": recsys_baselines,
 }
 
 
