@@ -51,6 +51,8 @@ class Profiler:
         inputs: bool = False,
         config: ProfileConfig | None = None,
     ) -> None:
+        if isinstance(model, torch.jit.ScriptModule):
+            raise TypeError(_script_module_message(model))
         self.model = model
         self.targets: list[Target] = select_layers(model, layers, inputs)
         self.config = config or ProfileConfig()
@@ -200,6 +202,16 @@ def _shown(names: Sequence[str], limit: int = 6) -> str:
 def _is_compiled(model: nn.Module) -> bool:
     # torch.compile(model) wraps it in an OptimizedModule; model.compile() sets the call in place
     return hasattr(model, "_orig_mod") or getattr(model, "_compiled_call_impl", None) is not None
+
+
+def _script_module_message(model: nn.Module) -> str:
+    return (
+        f"{type(model).__name__} {getattr(model, 'original_name', '')!s} is a TorchScript module "
+        "(torch.jit.script / torch.jit.trace / torch.jit.load): TorchScript runs its graph "
+        "without Python forward hooks, so its layers cannot be measured, and inputs=True or "
+        "layers= do not change that. Profile the eager nn.Module it was made from (build the "
+        "model class and load its state_dict: scripted.state_dict() holds the same weights)."
+    )
 
 
 def _nothing_seen_message(model: nn.Module, unseen: Sequence[str]) -> str:
