@@ -20,6 +20,7 @@ from actsparse.measure.identity import model_fingerprint
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.profile import Profile
 from actsparse.measure.state import as_samples_units_positions, new_state
+from actsparse.measure.torchscript import ScriptTaps
 from actsparse.measure.update import update_state
 
 
@@ -51,10 +52,13 @@ class Profiler:
         inputs: bool = False,
         config: ProfileConfig | None = None,
     ) -> None:
-        if isinstance(model, torch.jit.ScriptModule):
-            raise TypeError(_script_module_message(model))
         self.model = model
-        self.targets: list[Target] = select_layers(model, layers, inputs)
+        self._script: ScriptTaps | None = None
+        if isinstance(model, torch.jit.ScriptModule):
+            if layers is not None or inputs:
+                raise TypeError(_script_module_message(model))
+            self._script = ScriptTaps(model)  # hooks never run in TorchScript: tap the graph
+        self.targets: list[Target] = [] if self._script else select_layers(model, layers, inputs)
         self.config = config or ProfileConfig()
         self._edges = self.config.edges()
         self._layers: dict[str, LayerProfile] = {}
@@ -64,7 +68,8 @@ class Profiler:
 
     def __enter__(self) -> Profiler:
         self._stack = ExitStack()
-        self._stack.enter_context(hooked(self.model, self.targets, self._observe))
+        if self._script is None:
+            self._stack.enter_context(hooked(self.model, self.targets, self._observe))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -176,12 +181,16 @@ def profile(
     with evaluating(model) if eval_mode else nullcontext(model), profiler, grad_context:
         for call in iter_calls(model, batches, input_key):
             profiler.set_mask(call.mask)
-            model(*call.args, **call.kwargs)
+            if profiler._script is None:
+                model(*call.args, **call.kwargs)
+            else:
+                for name, x in profiler._script(*call.args, **call.kwargs):
+                    profiler._observe(name, x)
             seen += 1
     if seen == 0:
         raise ValueError("batches is empty: there is nothing to profile")
     unseen = profiler.unseen()
-    if len(unseen) == len(profiler.targets):
+    if profiler.targets and len(unseen) == len(profiler.targets):
         raise ValueError(_nothing_seen_message(model, unseen))
     result = profiler.result
     result.meta.update(batches=seen, seconds=round(time.perf_counter() - started, 3),
@@ -207,10 +216,11 @@ def _is_compiled(model: nn.Module) -> bool:
 def _script_module_message(model: nn.Module) -> str:
     return (
         f"{type(model).__name__} {getattr(model, 'original_name', '')!s} is a TorchScript module "
-        "(torch.jit.script / torch.jit.trace / torch.jit.load): TorchScript runs its graph "
-        "without Python forward hooks, so its layers cannot be measured, and inputs=True or "
-        "layers= do not change that. Profile the eager nn.Module it was made from (build the "
-        "model class and load its state_dict: scripted.state_dict() holds the same weights)."
+        "(torch.jit.script / torch.jit.trace / torch.jit.load): its activation nodes are "
+        "profiled from the frozen graph, but layers= and inputs=True need Python hooks, which "
+        "TorchScript never runs. Leave them out, or profile the eager nn.Module it was made "
+        "from (build the model class and load its state_dict: scripted.state_dict() holds the "
+        "same weights)."
     )
 
 
