@@ -68,6 +68,11 @@ class Profiler:
 
     def __enter__(self) -> Profiler:
         self._stack = ExitStack()
+        if self._script is not None and not getattr(self, "_driven", False):
+            raise TypeError(
+                "a TorchScript module runs no hooks, so calling it inside `with Profiler(...)` "
+                "measures nothing: use actsparse.profile(scripted, batches) instead"
+            )
         if self._script is None:
             self._stack.enter_context(hooked(self.model, self.targets, self._observe))
         return self
@@ -173,6 +178,7 @@ def profile(
             f"got a {type(batches).__name__}"
         ) from None
     profiler = Profiler(model, layers, inputs=inputs, config=config)
+    profiler._driven = True  # type: ignore[attr-defined]  # profile() feeds TorchScript taps
     fingerprint = model_fingerprint(model)  # which model this is a profile of
     seen = 0
     started = time.perf_counter()

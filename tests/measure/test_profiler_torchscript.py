@@ -57,3 +57,10 @@ def test_script_module_without_activation_nodes_is_explained() -> None:
     scripted = torch.jit.script(nn.Linear(4, 3))
     with pytest.raises(ValueError, match="no activation node.*state_dict"):
         actsparse.profile(scripted, [torch.randn(2, 4)])
+
+
+def test_profiler_context_on_a_script_module_points_to_profile() -> None:
+    scripted = torch.jit.script(_Cnn().eval())
+    with pytest.raises(TypeError, match=r"actsparse.profile\(scripted"), \
+            actsparse.Profiler(scripted):
+        scripted(_batches()[0])
