@@ -22,7 +22,7 @@ class ScriptTaps:
     """Run a TorchScript module and return its activation tensors by name.
 
     Layer names are the op and its order in the graph (``"relu.0"``), led by the submodule
-    scope where tracing recorded one (``"act/relu.0"``).
+    scope where tracing recorded one (``"features.1/relu.0"``).
 
     Example:
         >>> import torch
@@ -63,7 +63,8 @@ class ScriptTaps:
     @staticmethod
     def _name(node: Any, index: int) -> str:
         op = node.kind().split("::")[1]
-        scope = node.scopeName().replace("__module.", "").replace("__module", "")
+        # tracing records "__module.features/__module.features.1": keep the innermost path
+        scope = node.scopeName().split("/")[-1].replace("__module.", "").replace("__module", "")
         return f"{scope}/{op}.{index}" if scope else f"{op}.{index}"
 
     def __call__(self, *args: Any, **kwargs: Any) -> list[tuple[str, Tensor]]:
