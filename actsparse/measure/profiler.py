@@ -20,6 +20,7 @@ from actsparse.measure.identity import model_fingerprint
 from actsparse.measure.layer import LayerProfile
 from actsparse.measure.profile import Profile
 from actsparse.measure.state import as_samples_units_positions, new_state
+from actsparse.measure.torchscript import ScriptTaps
 from actsparse.measure.update import update_state
 
 
@@ -52,7 +53,12 @@ class Profiler:
         config: ProfileConfig | None = None,
     ) -> None:
         self.model = model
-        self.targets: list[Target] = select_layers(model, layers, inputs)
+        self._script: ScriptTaps | None = None
+        if isinstance(model, torch.jit.ScriptModule):
+            if layers is not None or inputs:
+                raise TypeError(_script_module_message(model))
+            self._script = ScriptTaps(model)  # hooks never run in TorchScript: tap the graph
+        self.targets: list[Target] = [] if self._script else select_layers(model, layers, inputs)
         self.config = config or ProfileConfig()
         self._edges = self.config.edges()
         self._layers: dict[str, LayerProfile] = {}
@@ -62,7 +68,13 @@ class Profiler:
 
     def __enter__(self) -> Profiler:
         self._stack = ExitStack()
-        self._stack.enter_context(hooked(self.model, self.targets, self._observe))
+        if self._script is not None and not getattr(self, "_driven", False):
+            raise TypeError(
+                "a TorchScript module runs no hooks, so calling it inside `with Profiler(...)` "
+                "measures nothing: use actsparse.profile(scripted, batches) instead"
+            )
+        if self._script is None:
+            self._stack.enter_context(hooked(self.model, self.targets, self._observe))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -166,6 +178,7 @@ def profile(
             f"got a {type(batches).__name__}"
         ) from None
     profiler = Profiler(model, layers, inputs=inputs, config=config)
+    profiler._driven = True  # type: ignore[attr-defined]  # profile() feeds TorchScript taps
     fingerprint = model_fingerprint(model)  # which model this is a profile of
     seen = 0
     started = time.perf_counter()
@@ -174,12 +187,16 @@ def profile(
     with evaluating(model) if eval_mode else nullcontext(model), profiler, grad_context:
         for call in iter_calls(model, batches, input_key):
             profiler.set_mask(call.mask)
-            model(*call.args, **call.kwargs)
+            if profiler._script is None:
+                model(*call.args, **call.kwargs)
+            else:
+                for name, x in profiler._script(*call.args, **call.kwargs):
+                    profiler._observe(name, x)
             seen += 1
     if seen == 0:
         raise ValueError("batches is empty: there is nothing to profile")
     unseen = profiler.unseen()
-    if len(unseen) == len(profiler.targets):
+    if profiler.targets and len(unseen) == len(profiler.targets):
         raise ValueError(_nothing_seen_message(model, unseen))
     result = profiler.result
     result.meta.update(batches=seen, seconds=round(time.perf_counter() - started, 3),
@@ -200,6 +217,17 @@ def _shown(names: Sequence[str], limit: int = 6) -> str:
 def _is_compiled(model: nn.Module) -> bool:
     # torch.compile(model) wraps it in an OptimizedModule; model.compile() sets the call in place
     return hasattr(model, "_orig_mod") or getattr(model, "_compiled_call_impl", None) is not None
+
+
+def _script_module_message(model: nn.Module) -> str:
+    return (
+        f"{type(model).__name__} {getattr(model, 'original_name', '')!s} is a TorchScript module "
+        "(torch.jit.script / torch.jit.trace / torch.jit.load): its activation nodes are "
+        "profiled from the frozen graph, but layers= and inputs=True need Python hooks, which "
+        "TorchScript never runs. Leave them out, or profile the eager nn.Module it was made "
+        "from (build the model class and load its state_dict: scripted.state_dict() holds the "
+        "same weights)."
+    )
 
 
 def _nothing_seen_message(model: nn.Module, unseen: Sequence[str]) -> str:
