@@ -55,7 +55,6 @@ def test_cli_run_writes_metrics_and_a_checkpoint(tmp_path: Path,
         (["--sparsity", "kl:0.05"], "kl takes 2 value(s), got 1"),
         (["--sparsity", "topk:300"], "k=300 is larger than layer act1, which has 256 units"),
         (["--epochs", "0"], "epochs must be >= 1, got 0"),
-        (["--limit", "0"], "--limit must be at least 1 training image, got 0"),
     ],
 )
 def test_cli_bad_input_gets_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
