@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import sys
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +94,13 @@ def select_layers(
             if is_activation(module):
                 add(name, False)
     else:
+        if not isinstance(layers, str | type | Iterable):
+            raise TypeError("layers must be None, a name, a glob, a module type or a list of "
+                            f"them, got {type(layers).__name__} {layers!r}")
         specs = [layers] if isinstance(layers, str | type) else list(layers)
+        if not specs:
+            raise ValueError("layers=[] selects no layers: pass layers=None for every "
+                             "activation module, or a list of names, globs or module types")
         for spec in specs:
             matched = _match(modules, spec)
             if not matched:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from actsparse.cli import accelerate, bench, demo, interpret, profile, sae, study, train
+from actsparse.cli.common import check_out
+from actsparse.zoo.errors import ZooError
 
 
 class Subcommand(Protocol):
@@ -24,20 +26,24 @@ class Subcommand(Protocol):
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (profile, demo, train, accelerate, bench, interpret, sae,
                                        study)  # the order of ``actsparse --help``
-ERRORS = (ValueError, TypeError, FileNotFoundError, ImportError, KeyError)  # said in one line
+ERRORS = (ValueError, TypeError, OSError, EOFError, ImportError, KeyError, ZooError,
+          RuntimeError)  # said in one line; --debug shows the traceback
+USAGE_ERROR = 2  # bad input, as argparse itself exits
+INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, the shell's convention
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``actsparse`` console script; returns the exit status.
 
-    Errors of the user's making are printed in one line to stderr, with exit status 1.
+    Errors of the user's making are printed in one line to stderr, with exit status 2 (as
+    argparse's own); Ctrl-C prints "interrupted" and exits 130. ``--debug`` re-raises instead.
 
     Example:
         >>> import contextlib, io
         >>> with contextlib.redirect_stderr(io.StringIO()) as err:
         ...     status = main(["study", "--data", "digits", "--out", "s", "--threads", "0"])
         >>> status, err.getvalue()
-        (1, 'actsparse study: error: --threads must be >= 1, got 0\\n')
+        (2, 'actsparse study: error: --threads must be >= 1, got 0\\n')
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -45,10 +51,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if isinstance(getattr(args, "out", None), str):
+            check_out(args.out)  # before any work, not after an epoch
         return int(args.run(args))
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"actsparse {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
     except ERRORS as err:
-        print(f"actsparse {args.command}: error: {err}", file=sys.stderr)
-        return 1
+        if args.debug:
+            raise
+        text = " ".join(str(err).split()) or type(err).__name__  # one line, always
+        print(f"actsparse {args.command}: error: {text}", file=sys.stderr)
+        return USAGE_ERROR
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog="actsparse", description="Measure the sparse activation maps of PyTorch models.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command")
     for command in SUBCOMMANDS:
         command.add_parser(sub).set_defaults(run=command.run)

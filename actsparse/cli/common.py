@@ -27,6 +27,51 @@ MODEL_HELP = "zoo name, Hugging Face name/folder, or file"
 DATA_HELP = "zoo data name, or a file/folder of data"
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type``: an integer >= 1, else an error that names the value.
+
+    Example:
+        >>> positive_int("8")
+        8
+        >>> positive_int("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be a positive integer, got '0'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def check_out(out: str) -> None:
+    """Raise a ``ValueError`` unless ``out`` can be an output folder: not a file, writable.
+
+    Checked before any work, so that a long run does not fail at its very end.
+
+    Example:
+        >>> import tempfile
+        >>> f = tempfile.NamedTemporaryFile()
+        >>> check_out(f.name)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: --out ... is a file, not a folder: give a folder path
+    """
+    path = os.path.abspath(out)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"--out {out} is a file, not a folder: give a folder path")
+    parent = path
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"--out {out}: {parent} is a file, not a folder: give a folder path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: {parent} is not writable: choose a writable folder")
+
+
 def add_model_and_data(parser: argparse.ArgumentParser, *, split: bool = True) -> None:
     """``--model``, ``--data`` (both required) and, with ``split``, ``--split``."""
     parser.add_argument("--model", required=True, help=MODEL_HELP)
@@ -38,19 +83,19 @@ def add_model_and_data(parser: argparse.ArgumentParser, *, split: bool = True) -
 def add_limit(parser: argparse.ArgumentParser, default: int | None = None,
               help: str = "use at most N examples") -> None:
     """``--limit N``: how many examples of the data to use."""
-    parser.add_argument("--limit", type=int, default=default, help=help)
+    parser.add_argument("--limit", type=positive_int, default=default, help=help)
 
 
 def add_batch_size(parser: argparse.ArgumentParser, default: int | None = None,
                    help: str | None = None) -> None:
     """``--batch-size``: examples per forward (default: :data:`DEFAULT_BATCH` by kind)."""
-    parser.add_argument("--batch-size", type=int, default=default, help=help)
+    parser.add_argument("--batch-size", type=positive_int, default=default, help=help)
 
 
 def add_max_length(parser: argparse.ArgumentParser, default: int = 128,
                    help: str = "tokens per text sequence") -> None:
     """``--max-length``: tokens per text sequence."""
-    parser.add_argument("--max-length", type=int, default=default, help=help)
+    parser.add_argument("--max-length", type=positive_int, default=default, help=help)
 
 
 def add_out(parser: argparse.ArgumentParser, help: str = "output folder") -> None:

@@ -19,4 +19,4 @@ def test_bench_kernels_command_writes_the_sweep(tmp_path: Path) -> None:
     assert [c["batch"] for c in result["batched"]] == [1, 8, 64]
     case = result["batch1"][0]
     assert case["speedup_x_d"] == pytest.approx(case["speedup"] * 0.5)
-    assert main(["bench", "kernels", "--json", str(out), "--repeats", "0"]) == 1
+    assert main(["bench", "kernels", "--json", str(out), "--repeats", "0"]) == 2

@@ -91,5 +91,5 @@ def test_minilm_text_shows_token_snippets_and_skips_class_measures(tmp_path, min
 def test_bad_options_exit_with_a_clear_error(tmp_path, capsys, extra, message):
     status = main(["interpret", "--model", "mnist-cnn", "--data", "digits", "--limit", "32",
                    "--out", str(tmp_path), "--no-progress", *extra])
-    assert status == 1
+    assert status == 2
     assert message in capsys.readouterr().err

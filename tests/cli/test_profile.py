@@ -56,7 +56,7 @@ def test_profile_command_layers_option(tmp_path: Path) -> None:
 def test_profile_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                 args: list[str], message: str) -> None:
     status = main(["profile", *args, "--limit", "8", "--out", str(tmp_path), "--no-progress"])
-    assert status == 1
+    assert status == 2
     assert message in capsys.readouterr().err
 
 
@@ -89,7 +89,7 @@ def test_rows_that_do_not_fit_a_zoo_model_name_the_expected_shape(
     np.save(tmp_path / "rows.npy", _frames().numpy())
     status = main(["profile", "--model", "mnist-cnn", "--data", str(tmp_path / "rows.npy"),
                    "--out", str(tmp_path / "out"), "--no-progress"])
-    assert status == 1
+    assert status == 2
     err = capsys.readouterr().err
     assert "takes images of shape (N, 1, 28, 28)" in err and "rows of 1024 values" in err
 

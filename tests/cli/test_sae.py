@@ -64,7 +64,7 @@ def test_cli_bad_layer_is_a_clear_error(capsys: pytest.CaptureFixture[str],
                                         tmp_path: Path) -> None:
     status = main(["sae", "--model", "minilm", "--layer", "encoder.layer.9.output",
                    "--data", "text", "--out", str(tmp_path)])
-    assert status == 1
+    assert status == 2
     err = capsys.readouterr().err
     assert "'encoder.layer.9.output' matches no module; module names are: embeddings" in err
 

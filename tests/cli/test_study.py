@@ -41,7 +41,7 @@ def test_unknown_data_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -
 def test_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                           message: str) -> None:
     status = main(["study", "--data", "digits", "--out", str(tmp_path), *argv])
-    assert status == 1
+    assert status == 2
     err = capsys.readouterr().err
     assert err.startswith("actsparse study: error:") and message in err
 

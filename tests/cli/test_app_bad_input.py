@@ -1,0 +1,140 @@
+"""Bad input to every subcommand: one line on stderr, exit status 2, nothing half-written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from actsparse.cli import app, main
+
+TINY = ["--model", "mnist-cnn", "--limit", "16", "--no-progress"]
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """The exit status of ``actsparse argv`` (argparse's SystemExit included) and stderr."""
+    try:
+        status = main(argv)
+    except SystemExit as exit_:
+        status = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    return status, captured.err
+
+
+def _assert_one_line_error(status: int, err: str) -> None:
+    assert status == 2
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("actsparse") and "error:" in last
+
+
+def _data_files(tmp: Path) -> dict[str, Path]:
+    text = tmp / "notes.txt"
+    text.write_text("not data\n")
+    empty = tmp / "empty.npy"
+    empty.write_bytes(b"")
+    wrong = tmp / "wrong.npy"
+    np.save(wrong, np.zeros((4, 3, 7), dtype=np.float32))  # not 28x28 images
+    return {"missing": tmp / "nope.npy", "text": text, "empty": empty, "wrong-shape": wrong}
+
+
+@pytest.mark.parametrize("kind", ["missing", "text", "empty"])
+def test_profile_bad_data_is_one_line(kind: str, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    data = _data_files(tmp_path)[kind]
+    out = tmp_path / "out"
+    status, err = _run(["profile", *TINY, "--data", str(data), "--out", str(out)], capsys)
+    _assert_one_line_error(status, err)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("model", ["x.onnx", "weights.pt", "no-such-zoo-model"])
+def test_profile_bad_model_is_one_line(model: str, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    if model.endswith(".pt"):
+        import torch
+        torch.save({"w": torch.zeros(2)}, tmp_path / model)  # a state dict, not a model
+    out = tmp_path / "out"
+    status, err = _run(["profile", "--model", str(tmp_path / model), "--data", "digits",
+                        "--out", str(out), "--no-progress"], capsys)
+    _assert_one_line_error(status, err)
+    assert not out.exists()
+
+
+SUBCOMMANDS = {
+    "profile": ["profile", *TINY, "--data", "digits"],
+    "train": ["train", "--model", "cnn", "--data", "digits", "--epochs", "1"],
+    "interpret": ["interpret", *TINY, "--data", "digits"],
+    "accelerate": ["accelerate", "--model", "mnist-cnn", "--data", "digits", "--limit", "16"],
+    "study": ["study", "--data", "digits"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(SUBCOMMANDS))
+def test_out_an_existing_file_is_refused_up_front(command: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "taken"
+    out.write_text("keep me")
+    status, err = _run([*SUBCOMMANDS[command], "--out", str(out)], capsys)
+    _assert_one_line_error(status, err)
+    assert "is a file" in err and out.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("command", sorted(SUBCOMMANDS))
+def test_out_under_a_file_is_refused(command: str, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    status, err = _run([*SUBCOMMANDS[command], "--out", str(blocker / "sub")], capsys)
+    _assert_one_line_error(status, err)
+
+
+def test_unwritable_out_is_refused_up_front(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app.check_out.__globals__["os"], "access", lambda *a: False)
+    status, err = _run([*SUBCOMMANDS["profile"], "--out", str(tmp_path / "o")], capsys)
+    _assert_one_line_error(status, err)
+    assert "not writable" in err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("option", ["--batch-size", "--limit", "--max-length"])
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_non_positive_sizes_are_rejected(option: str, value: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    status, err = _run(["profile", "--model", "mnist-cnn", "--data", "digits",
+                        "--out", str(tmp_path / "o"), option, value], capsys)
+    _assert_one_line_error(status, err)
+    assert option in err
+
+
+def test_ctrl_c_is_one_line_and_130(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(**kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("actsparse.cli.profile.run_profile", interrupted)
+    status, err = _run([*SUBCOMMANDS["profile"], "--out", str(tmp_path / "o")], capsys)
+    assert status == 130 and err.strip().endswith("interrupted")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_model_runtime_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def wrong_shape(**kwargs: object) -> int:
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied\n(4x7 and 3136x128)")
+
+    monkeypatch.setattr("actsparse.cli.profile.run_profile", wrong_shape)
+    status, err = _run([*SUBCOMMANDS["profile"], "--out", str(tmp_path / "o")], capsys)
+    _assert_one_line_error(status, err)
+    assert len(err.strip().splitlines()) == 1 and "shapes" in err
+
+
+def test_debug_shows_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(**kwargs: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("actsparse.cli.profile.run_profile", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["--debug", *SUBCOMMANDS["profile"], "--out", str(tmp_path / "o")])
