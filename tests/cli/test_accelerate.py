@@ -18,7 +18,10 @@ def test_accelerate_command_writes_json_report_and_pareto_page(tmp_path: Path) -
     assert status == 0
     result = json.loads((out / "accelerate.json").read_text())
     assert result["calibration_examples"] == result["held_out_examples"] == 128
-    assert result["report"]["totals"]["params_after"] < result["report"]["totals"]["params_before"]
+    totals = result["report"]["totals"]  # fewer parameters unless timing kept the original
+    assert totals["params_after"] <= totals["params_before"]
+    if totals["chosen"] == "original":
+        assert totals["params_after"] == totals["params_before"]
     assert 0.9 < result["quality"]["accuracy"] <= 1.0 and result["quality"]["top1_agreement"] > 0.9
     assert [p["target_density"] for p in result["sweep"]] == [1.0, 0.3]
     page = (out / "accelerate.html").read_text()
