@@ -68,20 +68,38 @@ class Profiler:
 
     def __enter__(self) -> Profiler:
         self._stack = ExitStack()
-        if self._script is not None and not getattr(self, "_driven", False):
-            raise TypeError(
-                "a TorchScript module runs no hooks, so calling it inside `with Profiler(...)` "
-                "measures nothing: use actsparse.profile(scripted, batches) instead"
-            )
         if self._script is None:
             self._stack.enter_context(hooked(self.model, self.targets, self._observe))
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if self._stack is not None:
             self._stack.close()
             self._stack = None
         self._mask = None
+        if self._script is not None and not self._layers and exc_type is None:
+            raise TypeError(
+                "a TorchScript module runs no hooks, so calling it inside `with Profiler(...)` "
+                "measures nothing: call profiler.forward(x) there, or use "
+                "actsparse.profile(scripted, batches)"
+            )
+
+    def forward(self, *args: Any, **kwargs: Any) -> None:
+        """Run the model on one call and measure it (a TorchScript module through its graph taps).
+
+        Example:
+            >>> import torch
+            >>> net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
+            >>> with Profiler(net) as p:
+            ...     p.forward(torch.randn(2, 4))
+            >>> p.result.names
+            ['1']
+        """
+        if self._script is None:
+            self.model(*args, **kwargs)
+            return
+        for name, x in self._script(*args, **kwargs):
+            self._observe(name, x)
 
     def set_mask(self, mask: Tensor | None) -> None:
         """Measure only the (batch, token) positions where ``mask`` is nonzero from now on."""
@@ -178,7 +196,6 @@ def profile(
             f"got a {type(batches).__name__}"
         ) from None
     profiler = Profiler(model, layers, inputs=inputs, config=config)
-    profiler._driven = True  # type: ignore[attr-defined]  # profile() feeds TorchScript taps
     fingerprint = model_fingerprint(model)  # which model this is a profile of
     seen = 0
     started = time.perf_counter()
@@ -187,11 +204,7 @@ def profile(
     with evaluating(model) if eval_mode else nullcontext(model), profiler, grad_context:
         for call in iter_calls(model, batches, input_key):
             profiler.set_mask(call.mask)
-            if profiler._script is None:
-                model(*call.args, **call.kwargs)
-            else:
-                for name, x in profiler._script(*call.args, **call.kwargs):
-                    profiler._observe(name, x)
+            profiler.forward(*call.args, **call.kwargs)
             seen += 1
     if seen == 0:
         raise ValueError("batches is empty: there is nothing to profile")

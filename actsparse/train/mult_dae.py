@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from actsparse._hooks import evaluating
 from actsparse.zoo.ratings_eval import ranking_metrics
 from actsparse.zoo.ratings_split import RatingsSplit
 
@@ -47,12 +48,8 @@ class MultDAE(nn.Module):
 
     def score(self, x: Tensor) -> Tensor:
         """Item scores for users ``x`` in evaluation mode (no dropout)."""
-        was = self.training
-        self.eval()
-        with torch.no_grad():
-            out = self(x)
-        self.train(was)
-        return out
+        with evaluating(self), torch.no_grad():
+            return self(x)
 
     def extra_repr(self) -> str:
         return f"items={self.num_items}, hidden={self.hidden}, dropout={self.p}"
@@ -99,6 +96,7 @@ def fit_mult_dae(split: RatingsSplit, config: MultDAEConfig) -> tuple[MultDAE, l
     gen = torch.Generator().manual_seed(config.seed)
     users = split.train.shape[0]
     best, best_state, curve = float("-inf"), model.state_dict(), []
+    has_val = bool(split.val.sum() > 0)
     for _ in range(config.epochs):
         model.train()
         for idx in torch.randperm(users, generator=gen).split(config.batch_size):
@@ -107,7 +105,6 @@ def fit_mult_dae(split: RatingsSplit, config: MultDAEConfig) -> tuple[MultDAE, l
             opt.zero_grad()
             loss.backward()
             opt.step()
-        has_val = bool(split.val.sum() > 0)
         ndcg = (ranking_metrics(model.score(split.train), split.train, split.val)["ndcg@20"]
                 if has_val else float("nan"))
         curve.append(ndcg)

@@ -45,10 +45,11 @@ def ranking_metrics(scores: Tensor, exclude: Tensor, target: Tensor,
     hits = target.gather(1, ranked).float()  # (U, Kmax), 1 where the i-th item is held out
     n_rel = target.sum(1)
     discount = 1.0 / torch.log2(torch.arange(2, ranked.shape[1] + 2, dtype=torch.float32))
+    ideal_dcg = torch.cumsum(discount, 0)  # the DCG of n hits at the top, at index n - 1
     out: dict[str, float] = {}
     for k in ks:
         cap = n_rel.clamp(max=k)
-        ideal = torch.cumsum(discount, 0)[(cap - 1).long().clamp(max=ranked.shape[1] - 1)]
+        ideal = ideal_dcg[(cap - 1).long().clamp(max=ranked.shape[1] - 1)]
         out[f"recall@{k}"] = float((hits[:, :k].sum(1) / cap).mean())
         out[f"ndcg@{k}"] = float(((hits[:, :k] * discount[:k]).sum(1) / ideal).mean())
     return out
