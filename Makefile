@@ -42,6 +42,7 @@ test: lint
 bench: setup
 	$(BIN)/python -m benchmarks.profile_overhead
 	$(BIN)/python -m benchmarks.profile_memory
+	$(BIN)/python -m benchmarks.stats_kernel
 	$(BIN)/python -m benchmarks.kwinners_step
 	$(BIN)/python -m benchmarks.linear_kernels
 	test -d runs/kwta-cnn || HF_HUB_OFFLINE=1 $(BIN)/actsparse train --model cnn --data mnist \

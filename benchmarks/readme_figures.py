@@ -79,6 +79,16 @@ def kwinners_step(d: dict[str, Any]) -> str:
             f"batch {d['batch']}.\n\n" + provenance(d, PY + "benchmarks.kwinners_step"))
 
 
+def stats_kernel(d: dict[str, Any]) -> str:
+    rows = ["| activation map | shape | torch reference | fused C kernel | speedup (median) |",
+            "|---|---|---|---|---|"]
+    for c in d["cases"]:
+        rows.append(f"| {c['name']} | {' x '.join(map(str, c['shape']))} | "
+                    f"{_time(c['reference_ms'] / 1e3)} | {_time(c['fused_ms'] / 1e3)} | "
+                    f"**{_x(1 / c['median_ratio_fused_over_reference'])}** |")
+    return "\n".join(rows) + "\n\n" + provenance(d, PY + "benchmarks.stats_kernel")
+
+
 def linear_kernels(d: dict[str, Any]) -> str:
     rows = ["| batch | density d | dense | sparse | speedup | speedup x d (goal >= 0.8) "
             "| index_select+mm |", "|---|---|---|---|---|---|---|"]
@@ -153,7 +163,8 @@ def recsys_baselines(d: dict[str, Any]) -> str:
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "profile_overhead": profile_overhead, "profile_memory": profile_memory,
-    "kwinners_step": kwinners_step, "linear_kernels": linear_kernels,
+    "stats_kernel": stats_kernel, "kwinners_step": kwinners_step,
+    "linear_kernels": linear_kernels,
     "accelerate_cnn": accelerate_cnn, "sparse_coding": sparse_coding,
     "recsys_baselines": recsys_baselines,
 }
