@@ -50,7 +50,7 @@ def provenance(data: dict[str, Any], command: str) -> str:
     return f"_From `benchmarks/results/` JSON, {where}: `{command}`._\n"
 
 
-def profile_overhead(d: dict[str, Any]) -> str:
+def profile_overhead(d: dict[str, Any], command: str = PY + "benchmarks.profile_overhead") -> str:
     names = {"mnist-cnn": "MNIST CNN", "minilm": "MiniLM"}
     rows = ["| model | input per call | profiled / plain forward loop (median) | goal |",
             "|---|---|---|---|"]
@@ -61,7 +61,12 @@ def profile_overhead(d: dict[str, Any]) -> str:
         ok = "" if c["median_ratio"] <= d["goal_max_ratio"] else " (missed)"
         rows.append(f"| {names.get(c['model'], c['model'])} | {shape} | "
                     f"**{c['median_ratio']:.3f}x**{ok} | <= {d['goal_max_ratio']}x |")
-    return "\n".join(rows) + "\n\n" + provenance(d, PY + "benchmarks.profile_overhead")
+    return "\n".join(rows) + "\n\n" + provenance(d, command)
+
+
+def profile_overhead_under_load(d: dict[str, Any]) -> str:
+    return profile_overhead(d, PY + "benchmarks.profile_overhead --json "
+                            "benchmarks/results/profile_overhead_under_load.json")
 
 
 def profile_memory(d: dict[str, Any]) -> str:
@@ -162,7 +167,8 @@ def recsys_baselines(d: dict[str, Any]) -> str:
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "profile_overhead": profile_overhead, "profile_memory": profile_memory,
+    "profile_overhead": profile_overhead,
+    "profile_overhead_under_load": profile_overhead_under_load, "profile_memory": profile_memory,
     "stats_kernel": stats_kernel, "kwinners_step": kwinners_step,
     "linear_kernels": linear_kernels,
     "accelerate_cnn": accelerate_cnn, "sparse_coding": sparse_coding,
