@@ -24,6 +24,7 @@ from torch import Tensor, nn
 import actsparse
 from actsparse import report, zoo
 from actsparse._jsonio import write_json
+from actsparse._out_folder import staged_out
 from actsparse.cli.common import (
     add_batch_size,
     add_max_length,
@@ -163,16 +164,16 @@ def run_accelerate(
         "quality_notes": {k: NOTES[k] for k in quality}, "report": rep.to_dict(),
         "sweep": points,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    if onnx:
-        path = export_onnx(fast, work.calibration[0], out / "accelerated.onnx")
-        result["onnx"] = {"path": str(path),
-                          "max_abs_diff": check_onnx(path, fast, work.held_out[:2])}
-    # default=str: settings may hold objects JSON has no type for (layer types)
-    write_json(out / "accelerate.json", result, default=str)
     title = f"{model_name} on {data_name}"
-    _write_pages(out, work, rep, points, main_metric(quality), title,
-                 {"model": model_name, "data": data_name, "split": split})
+    with staged_out(out) as tmp:  # every file, or none
+        if onnx:
+            path = export_onnx(fast, work.calibration[0], tmp / "accelerated.onnx")
+            result["onnx"] = {"path": str(out / path.name),
+                              "max_abs_diff": check_onnx(path, fast, work.held_out[:2])}
+        # default=str: settings may hold objects JSON has no type for (layer types)
+        write_json(tmp / "accelerate.json", result, default=str)
+        _write_pages(tmp, work, rep, points, main_metric(quality), title,
+                     {"model": model_name, "data": data_name, "split": split})
     print(f"wrote {out / 'accelerate.json'}, {out / 'report.html'}, {out / 'accelerate.html'}")
     return 0
 

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from actsparse import zoo
 from actsparse._jsonio import write_json
+from actsparse._out_folder import staged_out
 from actsparse._progress import track
 from actsparse.cli._galleries import image_galleries, text_galleries
 from actsparse.cli.common import (
@@ -117,13 +118,14 @@ def run_interpret(
     settings = {"model": model_name, "data": data_name, "split": split, "limit": limit,
                 "batch_size": size, "threshold": threshold, "seed": seed, "top_k": top_k,
                 "per_class": per_class}
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "interpret.json",
-               _result(found, galleries, settings, labelled, notes), indent=1)
-    page = write_interpret_page(
-        out / "report.html", title=f"interpret {model_name} on {data_name}",
-        meta=_meta(found, settings), selectivity=found.selectivity, overlaps=found.overlaps,
-        curves=found.curves, galleries=galleries, notes=notes)
+    with staged_out(out) as tmp:  # both files, or none
+        write_json(tmp / "interpret.json",
+                   _result(found, galleries, settings, labelled, notes), indent=1)
+        write_interpret_page(
+            tmp / "report.html", title=f"interpret {model_name} on {data_name}",
+            meta=_meta(found, settings), selectivity=found.selectivity, overlaps=found.overlaps,
+            curves=found.curves, galleries=galleries, notes=notes)
+    page = out / "report.html"
     _print_table(found)
     for note in notes:
         print(f"note: {note}")

@@ -28,6 +28,7 @@ import torch
 
 from actsparse import zoo
 from actsparse._jsonio import write_json
+from actsparse._out_folder import staged_out
 from actsparse.cli.common import (
     MODEL_HELP,
     add_max_length,
@@ -220,14 +221,14 @@ def _result(name: str, layer: str, data_name: str, command: str, trained: SAETra
 def _write(out: Path, result: dict[str, Any], trained: SAETrainResult,
            examples: list[dict[str, Any]]) -> None:
     """``sae.safetensors``, ``sae.json`` and ``report.html`` in ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
     name, layer, data_name = result["model"], result["layer"], result["data"]
-    save_sae(trained.sae, out / "sae.safetensors",
-             meta={"model": name, "layer": layer, "data": data_name})
-    write_json(out / "sae.json", result)
-    write_sae_page(out / "report.html", title=f"SAE on {name} {layer} ({data_name})",
-                   summary=_summary(result), histogram=result["density_histogram"],
-                   history=trained.history, examples=examples, command=result["command"])
+    with staged_out(out) as tmp:  # all three files, or none
+        save_sae(trained.sae, tmp / "sae.safetensors",
+                 meta={"model": name, "layer": layer, "data": data_name})
+        write_json(tmp / "sae.json", result)
+        write_sae_page(tmp / "report.html", title=f"SAE on {name} {layer} ({data_name})",
+                       summary=_summary(result), histogram=result["density_histogram"],
+                       history=trained.history, examples=examples, command=result["command"])
 
 
 def print_summary(result: dict[str, Any], console: Any = None) -> None:

@@ -135,3 +135,42 @@ def test_debug_shows_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr("actsparse.cli.profile.run_profile", broken)
     with pytest.raises(RuntimeError, match="boom"):
         main(["--debug", *SUBCOMMANDS["profile"], "--out", str(tmp_path / "o")])
+
+
+def _fail_midway(*args: object, **kwargs: object) -> None:
+    raise OSError("disk full")
+
+
+MIDWAY = {  # a writer that runs after some output files are already written
+    "profile": ("actsparse.cli.profile.report.write_report", SUBCOMMANDS["profile"]),
+    "interpret": ("actsparse.cli.interpret.write_interpret_page", SUBCOMMANDS["interpret"]),
+    "accelerate": ("actsparse.cli.accelerate.write_page",
+                   [*SUBCOMMANDS["accelerate"], "--repeats", "1"]),
+}
+
+
+@pytest.mark.parametrize("command", sorted(MIDWAY))
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_failure_while_writing_leaves_nothing_half_written(
+        command: str, existing: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    target, argv = MIDWAY[command]
+    monkeypatch.setattr(target, _fail_midway)
+    out = tmp_path / "out"
+    if existing:
+        out.mkdir()
+    status, err = _run([*argv, "--out", str(out)], capsys)
+    _assert_one_line_error(status, err)
+    assert "disk full" in err
+    assert [p.name for p in tmp_path.iterdir()] == (["out"] if existing else [])
+    assert not existing or list(out.iterdir()) == []
+
+
+def test_a_failed_training_epoch_leaves_no_out(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("actsparse.train.loop._epoch", _fail_midway)
+    out = tmp_path / "out"
+    status, err = _run([*SUBCOMMANDS["train"], "--limit", "32", "--no-progress",
+                        "--out", str(out)], capsys)
+    _assert_one_line_error(status, err)
+    assert list(tmp_path.iterdir()) == []
