@@ -32,6 +32,7 @@ from actsparse.cli.common import (
     add_out,
     batch_size_for,
     check_at_least,
+    check_data_fits,
     command_line,
     offline,
 )
@@ -124,6 +125,7 @@ def load_workload(model_name: str, data_name: str, *, split: str, limit: int,
     data = zoo.load_data(data_name, split=split, limit=2 * limit)
     if len(data) < 2:
         raise ValueError(f"data {data_name!r} has {len(data)} examples; need at least 2")
+    check_data_fits(zm, data, data_name)
     half = min(limit, len(data) // 2)
     calib_data, held_data = data[:half], data[half:2 * half]
     size = batch_size_for(zm.kind, batch_size)

@@ -38,6 +38,7 @@ from actsparse.cli.common import (
     add_out,
     batch_size_for,
     check_at_least,
+    check_data_fits,
     command_line,
     offline,
 )
@@ -153,6 +154,7 @@ def _load(model_name: str, data_name: str, split: str, limit: int | None
                          f"{data.kind} data")
     if len(data) == 0:
         raise ValueError(f"data {data_name!r} ({split}) has no examples")
+    check_data_fits(zm, data, data_name)
     return zm, data
 
 

@@ -23,6 +23,7 @@ from actsparse.cli.common import (
     add_no_progress,
     add_out,
     batch_size_for,
+    check_data_fits,
     offline,
 )
 
@@ -78,6 +79,7 @@ def run_profile(
     offline()
     model = zoo.load_model(model_name)
     data = zoo.load_data(data_name, split=split, limit=limit)
+    check_data_fits(model, data, data_name)
     size = batch_size_for(model.kind, batch_size)
     batches = model.batches(data, batch_size=size, max_length=max_length)
     result = actsparse.profile(model.module, batches, layers=layers, inputs=inputs,

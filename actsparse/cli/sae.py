@@ -34,6 +34,7 @@ from actsparse.cli.common import (
     add_max_length,
     add_no_progress,
     add_out,
+    check_data_fits,
     command_line,
     offline,
 )
@@ -163,6 +164,7 @@ def run_sae(
         zm = model_name if isinstance(model_name, zoo.ZooModel) else zoo.load_model(model_name)
         resolve_layer(zm.module, layer)  # a bad layer fails before any work
         train_data, test_data = _splits(data_name, eval_limit)
+        check_data_fits(zm, train_data, data_name)
         size = model_batch_size or MODEL_BATCH.get(zm.kind, 32)
     data = Captured(zm, layer, train_data, test_data, batch_size=size, max_length=max_length,
                     seed=seed)

@@ -174,3 +174,40 @@ def test_a_failed_training_epoch_leaves_no_out(tmp_path: Path, capsys: pytest.Ca
                         "--out", str(out)], capsys)
     _assert_one_line_error(status, err)
     assert list(tmp_path.iterdir()) == []
+
+
+def _wrong_shape_case(case: str, tmp: Path) -> tuple[str, Path, str]:
+    """``(model, data file, what the error must name)`` of a data file the model cannot take."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    if case == "rows-for-zoo-cnn":
+        np.save(tmp / "rows.npy", np.random.rand(4, 7).astype(np.float32))
+        return "mnist-cnn", tmp / "rows.npy", "(4, 7)"
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten())
+    if case == "features-for-mlp":
+        net = nn.Sequential(nn.Linear(10, 4), nn.ReLU())
+    torch.save(net, tmp / "net.pt")
+    if case == "channels-for-cnn":
+        torch.save(torch.rand(4, 2, 8, 8), tmp / "x.pt")
+        return str(tmp / "net.pt"), tmp / "x.pt", "takes 3 channels"
+    if case == "rows-for-cnn":
+        np.save(tmp / "x.npy", np.random.rand(4, 64).astype(np.float32))
+        return str(tmp / "net.pt"), tmp / "x.npy", "(4, 64)"
+    np.save(tmp / "x.npy", np.random.rand(4, 7).astype(np.float32))
+    return str(tmp / "net.pt"), tmp / "x.npy", "takes 10 features"
+
+
+@pytest.mark.parametrize("command", ["profile", "interpret"])
+@pytest.mark.parametrize("case", ["rows-for-zoo-cnn", "channels-for-cnn", "rows-for-cnn",
+                                  "features-for-mlp"])
+def test_wrong_shape_data_names_both_shapes(command: str, case: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    model, data, named = _wrong_shape_case(case, tmp_path)
+    out = tmp_path / "out"
+    status, err = _run([command, "--model", model, "--data", str(data), "--out", str(out),
+                        "--no-progress"], capsys)
+    _assert_one_line_error(status, err)
+    assert len(err.strip().splitlines()) == 1
+    assert f"data {data} has shape" in err and named in err and not out.exists()
