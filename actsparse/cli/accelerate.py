@@ -35,6 +35,8 @@ from actsparse.cli.common import (
     check_data_fits,
     command_line,
     offline,
+    positive_float,
+    positive_int,
 )
 from actsparse.exploit.accelerate_report import AccelerateReport
 from actsparse.exploit.density_sweep import accelerate_and_compare, density_sweep
@@ -57,7 +59,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
         "accelerate", help="prune dead units, threshold and swap in sparse kernels; measure")
     add_model_and_data(p)
-    p.add_argument("--limit", type=int, default=512,
+    p.add_argument("--limit", type=positive_int, default=512,
                    help="examples to calibrate on; as many again are held out (default: 512)")
     add_batch_size(p)
     add_max_length(p)
@@ -68,8 +70,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--sweep", type=_densities, default=None,
                    help="comma-separated target densities for the speed-accuracy sweep, "
                         "e.g. 1.0,0.7,0.5,0.3 (1.0: no thresholds)")
-    p.add_argument("--min-speedup", type=float, default=1.1)
-    p.add_argument("--repeats", type=int, default=5, help="timing repeats (medians reported)")
+    p.add_argument("--min-speedup", type=positive_float, default=1.1)
+    p.add_argument("--repeats", type=positive_int, default=5,
+                   help="timing repeats (medians reported)")
     p.add_argument("--no-prune", action="store_true", help="keep dead units")
     p.add_argument("--onnx", action="store_true", help="also write accelerated.onnx")
     p.add_argument("--baselines", action="store_true",

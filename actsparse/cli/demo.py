@@ -21,7 +21,7 @@ from typing import Any
 
 from actsparse._out_folder import staged_out
 from actsparse.cli.accelerate import run_accelerate
-from actsparse.cli.common import offline
+from actsparse.cli.common import offline, positive_int
 from actsparse.cli.profile import run_profile
 from actsparse.cli.study import claims_text
 from actsparse.study.measurements import MeasureSettings
@@ -46,7 +46,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "demo", help="profile and accelerate the pretrained MNIST CNN, then a short "
                      "dense-vs-sparse study; write the report")
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    p.add_argument("--limit", type=int, default=None, help="profile at most N test images")
+    p.add_argument("--limit", type=positive_int, default=None, help="profile at most N test images")
     return p
 
 

@@ -40,7 +40,10 @@ from actsparse.cli.common import (
     check_at_least,
     check_data_fits,
     command_line,
+    non_negative_float,
+    non_negative_int,
     offline,
+    positive_int,
 )
 from actsparse.interpret.interpretation import Interpretation, interpret_model
 from actsparse.interpret.overlap import false_match_curve
@@ -74,14 +77,16 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_max_length(p)
     p.add_argument("--layers", nargs="+", default=None,
                    help="names or globs (default: every activation module)")
-    p.add_argument("--top-k", type=int, default=9, help="top examples kept per unit (default 9)")
-    p.add_argument("--per-class", type=int, default=100,
+    p.add_argument("--top-k", type=positive_int, default=9,
+                   help="top examples kept per unit (default 9)")
+    p.add_argument("--per-class", type=positive_int, default=100,
                    help="codes sampled per class for the overlap (default 100)")
-    p.add_argument("--units", type=int, default=8,
+    p.add_argument("--units", type=positive_int, default=8,
                    help="units per layer shown in the galleries (default 8)")
-    p.add_argument("--threshold", type=float, default=0.0,
+    p.add_argument("--threshold", type=non_negative_float, default=0.0,
                    help="a unit is active when |a| > threshold (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the per-class sampling")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed of the per-class sampling")
     add_out(p)
     add_no_progress(p)
     return p

@@ -144,9 +144,7 @@ def _fail_midway(*args: object, **kwargs: object) -> None:
 MIDWAY = {  # a writer that runs after some output files are already written
     "profile": ("actsparse.cli.profile.report.write_report", SUBCOMMANDS["profile"]),
     "interpret": ("actsparse.cli.interpret.write_interpret_page", SUBCOMMANDS["interpret"]),
-    "accelerate": ("actsparse.cli.accelerate.write_page",
-                   [*SUBCOMMANDS["accelerate"], "--repeats", "1"]),
-}
+}  # accelerate writes through the same staged_out, but its timings take ~10 s: not here
 
 
 @pytest.mark.parametrize("command", sorted(MIDWAY))
@@ -211,3 +209,67 @@ def test_wrong_shape_data_names_both_shapes(command: str, case: str, tmp_path: P
     _assert_one_line_error(status, err)
     assert len(err.strip().splitlines()) == 1
     assert f"data {data} has shape" in err and named in err and not out.exists()
+
+
+COUNTS = {  # subcommand options that must be positive, (0, 1] or >= 0; and their base command
+    "interpret": (["--top-k", "--units", "--per-class"], SUBCOMMANDS["interpret"]),
+    "sae": (["--k", "--tokens", "--steps", "--latents", "--batch-size", "--dead-tokens",
+             "--eval-limit", "--model-batch-size"],
+            ["sae", "--model", "mnist-cnn", "--layer", "features.1", "--data", "digits"]),
+    "study": (["--seeds", "--epochs", "--train-limit", "--test-limit"], SUBCOMMANDS["study"]),
+    "train": (["--epochs"], SUBCOMMANDS["train"]),
+    "accelerate": (["--limit", "--repeats"], SUBCOMMANDS["accelerate"]),
+    "demo": (["--limit"], ["demo"]),
+}
+CASES = [(cmd, opt, v) for cmd, (opts, _) in sorted(COUNTS.items()) for opt in opts
+         for v in ("0", "-2", "many")]
+CASES += [("train", "--lr-decay", v) for v in ("0", "1.5", "x")]
+CASES += [("train", "--lr", v) for v in ("0", "-1", "inf")]
+CASES += [("sae", opt, v) for opt in ("--lr", "--epochs", "--expansion") for v in ("0", "nan")]
+CASES += [("accelerate", "--min-speedup", "0"), ("interpret", "--threshold", "-0.1"),
+          ("interpret", "--seed", "-1"), ("train", "--seed", "x")]
+
+
+@pytest.mark.parametrize(("command", "option", "value"), CASES)
+def test_bad_counts_and_fractions_exit_2_naming_the_option(
+        command: str, option: str, value: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [*COUNTS[command][1], "--out", str(tmp_path / "o"), option, value]
+    status, err = _run(argv, capsys)
+    _assert_one_line_error(status, err)
+    assert f"argument {option}:" in err.strip().splitlines()[-1] and value in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bench_bad_shape_and_unwritable_json(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    status, err = _run(["bench", "kernels", "--json", str(tmp_path / "k.json"),
+                        "--shape", "0", "8"], capsys)
+    _assert_one_line_error(status, err)
+    assert "--shape" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    status, err = _run(["bench", "kernels", "--json", str(blocker / "k.json"), "--repeats", "1",
+                        "--shape", "8", "8"], capsys)
+    _assert_one_line_error(status, err)
+
+
+@pytest.mark.parametrize("command", ["sae", "interpret", "study-out", "demo-out"])
+def test_missing_data_and_bad_out_of_the_other_subcommands(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("keep")
+    if command == "sae":
+        argv = ["sae", "--model", "mnist-cnn", "--layer", "features.1", "--data",
+                str(tmp_path / "nope.npy"), "--out", str(tmp_path / "o"), "--no-progress"]
+    elif command == "interpret":
+        argv = ["interpret", "--model", "mnist-cnn", "--data", str(tmp_path / "nope.npy"),
+                "--out", str(tmp_path / "o"), "--no-progress"]
+    elif command == "study-out":
+        argv = [*SUBCOMMANDS["study"], "--out", str(blocker)]
+    else:
+        argv = ["demo", "--out", str(blocker)]
+    status, err = _run(argv, capsys)
+    _assert_one_line_error(status, err)
+    assert not (tmp_path / "o").exists() and blocker.read_text() == "keep"
+    assert "does not exist" in err or "is a file" in err
