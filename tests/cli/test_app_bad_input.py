@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from actsparse.cli import app, main
 
@@ -273,3 +274,27 @@ def test_missing_data_and_bad_out_of_the_other_subcommands(
     _assert_one_line_error(status, err)
     assert not (tmp_path / "o").exists() and blocker.read_text() == "keep"
     assert "does not exist" in err or "is a file" in err
+
+
+class Branchy(torch.nn.Module):
+    """A model whose second activation never runs (pickled by reference: defined here)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.used, self.unused = torch.nn.ReLU(), torch.nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.used(x.flatten(1))
+
+
+def test_layers_that_never_ran_are_one_warning_line(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    torch.save(Branchy(), tmp_path / "net.pt")
+    torch.save(torch.rand(4, 1, 8, 8), tmp_path / "x.pt")
+    status, err = _run(["profile", "--model", str(tmp_path / "net.pt"), "--data",
+                        str(tmp_path / "x.pt"), "--out", str(tmp_path / "o"), "--no-progress"],
+                       capsys)
+    assert status == 0
+    lines = [line for line in err.splitlines() if "warning" in line.lower()]
+    assert len(lines) == 1 and lines[0].startswith("actsparse profile: warning: ")
+    assert "unused" in lines[0] and "never ran" in lines[0]
