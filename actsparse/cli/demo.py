@@ -14,6 +14,7 @@ The full study is ``actsparse study --data mnist --seeds 3 --epochs 3 --out runs
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,6 +85,8 @@ def run_demo(
     out = Path(out)
     t0 = time.perf_counter()
     with staged_out(out) as tmp:  # the whole demo, or nothing (paths printed are in tmp)
+        if (out / "runs").is_dir():  # a copy: the study reuses runs finished before
+            shutil.copytree(out / "runs", tmp / "runs")
         _say(progress, "1/3 profiling the pretrained MNIST CNN")
         run_profile(model_name="mnist-cnn", data_name="mnist", out=tmp / "profile", limit=limit,
                     inputs=True, progress=progress)
