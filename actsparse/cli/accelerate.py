@@ -24,6 +24,7 @@ from torch import Tensor, nn
 import actsparse
 from actsparse import report, zoo
 from actsparse._jsonio import write_json
+from actsparse._out_folder import staged_out
 from actsparse.cli.common import (
     add_batch_size,
     add_max_length,
@@ -31,8 +32,11 @@ from actsparse.cli.common import (
     add_out,
     batch_size_for,
     check_at_least,
+    check_data_fits,
     command_line,
     offline,
+    positive_float,
+    positive_int,
 )
 from actsparse.exploit.accelerate_report import AccelerateReport
 from actsparse.exploit.density_sweep import accelerate_and_compare, density_sweep
@@ -55,7 +59,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
         "accelerate", help="prune dead units, threshold and swap in sparse kernels; measure")
     add_model_and_data(p)
-    p.add_argument("--limit", type=int, default=512,
+    p.add_argument("--limit", type=positive_int, default=512,
                    help="examples to calibrate on; as many again are held out (default: 512)")
     add_batch_size(p)
     add_max_length(p)
@@ -66,8 +70,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--sweep", type=_densities, default=None,
                    help="comma-separated target densities for the speed-accuracy sweep, "
                         "e.g. 1.0,0.7,0.5,0.3 (1.0: no thresholds)")
-    p.add_argument("--min-speedup", type=float, default=1.1)
-    p.add_argument("--repeats", type=int, default=5, help="timing repeats (medians reported)")
+    p.add_argument("--min-speedup", type=positive_float, default=1.1)
+    p.add_argument("--repeats", type=positive_int, default=5,
+                   help="timing repeats (medians reported)")
     p.add_argument("--no-prune", action="store_true", help="keep dead units")
     p.add_argument("--onnx", action="store_true", help="also write accelerated.onnx")
     p.add_argument("--baselines", action="store_true",
@@ -123,6 +128,7 @@ def load_workload(model_name: str, data_name: str, *, split: str, limit: int,
     data = zoo.load_data(data_name, split=split, limit=2 * limit)
     if len(data) < 2:
         raise ValueError(f"data {data_name!r} has {len(data)} examples; need at least 2")
+    check_data_fits(zm, data, data_name)
     half = min(limit, len(data) // 2)
     calib_data, held_data = data[:half], data[half:2 * half]
     size = batch_size_for(zm.kind, batch_size)
@@ -163,16 +169,16 @@ def run_accelerate(
         "quality_notes": {k: NOTES[k] for k in quality}, "report": rep.to_dict(),
         "sweep": points,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    if onnx:
-        path = export_onnx(fast, work.calibration[0], out / "accelerated.onnx")
-        result["onnx"] = {"path": str(path),
-                          "max_abs_diff": check_onnx(path, fast, work.held_out[:2])}
-    # default=str: settings may hold objects JSON has no type for (layer types)
-    write_json(out / "accelerate.json", result, default=str)
     title = f"{model_name} on {data_name}"
-    _write_pages(out, work, rep, points, main_metric(quality), title,
-                 {"model": model_name, "data": data_name, "split": split})
+    with staged_out(out) as tmp:  # every file, or none
+        if onnx:
+            path = export_onnx(fast, work.calibration[0], tmp / "accelerated.onnx")
+            result["onnx"] = {"path": str(out / path.name),
+                              "max_abs_diff": check_onnx(path, fast, work.held_out[:2])}
+        # default=str: settings may hold objects JSON has no type for (layer types)
+        write_json(tmp / "accelerate.json", result, default=str)
+        _write_pages(tmp, work, rep, points, main_metric(quality), title,
+                     {"model": model_name, "data": data_name, "split": split})
     print(f"wrote {out / 'accelerate.json'}, {out / 'report.html'}, {out / 'accelerate.html'}")
     return 0
 

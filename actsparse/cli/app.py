@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from actsparse.cli import accelerate, bench, demo, interpret, profile, sae, study, train
@@ -51,9 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if isinstance(getattr(args, "out", None), str):
-            check_out(args.out)  # before any work, not after an epoch
-        return int(args.run(args))
+        with warnings.catch_warnings():  # restores the usual display afterwards
+            warnings.showwarning = _one_line_warning(args.command)
+            if isinstance(getattr(args, "out", None), str):
+                check_out(args.out)  # before any work, not after an epoch
+            return int(args.run(args))
     except KeyboardInterrupt:
         if args.debug:
             raise
@@ -82,3 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
     for command in SUBCOMMANDS:
         command.add_parser(sub).set_defaults(run=command.run)
     return parser
+
+
+def _one_line_warning(command: str) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints ``actsparse COMMAND: warning: ...`` in one line.
+
+    Example:
+        >>> import contextlib, io
+        >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+        ...     _one_line_warning("profile")(UserWarning("2 layers\\n never ran"), UserWarning,
+        ...                                  "f.py", 1)
+        >>> err.getvalue()
+        'actsparse profile: warning: 2 layers never ran\\n'
+    """
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        text = " ".join(str(message).split())
+        print(f"actsparse {command}: warning: {text}", file=file or sys.stderr)
+
+    return show

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from actsparse._jsonio import write_json
-from actsparse.cli.common import check_at_least
+from actsparse.cli.common import check_at_least, positive_int
 from actsparse.exploit.kernel_sweep import kernel_sweep
 
 
@@ -29,8 +29,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     kernels = which.add_parser(
         "kernels", help="sparse-input Linear kernel vs dense F.linear, by density and batch")
     kernels.add_argument("--json", required=True, help="where to write the results")
-    kernels.add_argument("--repeats", type=int, default=20, help="interleaved repeats per case")
-    kernels.add_argument("--shape", type=int, nargs=2, default=[11008, 4096],
+    kernels.add_argument("--repeats", type=positive_int, default=20,
+                         help="interleaved repeats per case")
+    kernels.add_argument("--shape", type=positive_int, nargs=2, default=[11008, 4096],
                          metavar=("IN", "OUT"), help="Linear in/out features (default 11008 4096)")
     kernels.set_defaults(benchmark=run_kernels)
     bench.set_defaults(usage=bench.print_help)

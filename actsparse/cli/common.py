@@ -15,11 +15,16 @@ Example:
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import sys
 
 import torch
+from torch import nn
+
+from actsparse.zoo.data import Data, ImageData
+from actsparse.zoo.zoo_model import ZooModel
 
 DEFAULT_BATCH = {"image": 256, "text": 16}  # examples per forward when --batch-size is not given
 OTHER_BATCH = 32  # models of another kind (a user's file)
@@ -44,6 +49,85 @@ def positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse ``type``: an integer >= 0 (a seed), else an error that names the value.
+
+    Example:
+        >>> non_negative_int("0")
+        0
+        >>> non_negative_int("-1")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be an integer >= 0, got '-1'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _number(text: str, rule: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type``: a finite number > 0 (a learning rate, a speed-up).
+
+    Example:
+        >>> positive_float("2e-3")
+        0.002
+        >>> positive_float("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be a number > 0, got '0'
+    """
+    value = _number(text, "a number > 0")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse ``type``: a finite number >= 0 (a threshold).
+
+    Example:
+        >>> non_negative_float("-0.5")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be a number >= 0, got '-0.5'
+    """
+    value = _number(text, "a number >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """An argparse ``type``: a number in (0, 1] (a density, a decay factor).
+
+    Example:
+        >>> fraction("1")
+        1.0
+        >>> fraction("1.5")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be a number in (0, 1], got '1.5'
+    """
+    value = _number(text, "a number in (0, 1]")
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}")
     return value
 
 
@@ -156,3 +240,46 @@ def offline() -> None:
 def command_line() -> str:
     """The ``actsparse ...`` command of this process, quoted for a shell ("" when unknown)."""
     return "actsparse " + shlex.join(sys.argv[1:]) if sys.argv else ""
+
+
+def check_data_fits(model: ZooModel, data: Data, data_name: str) -> None:
+    """Run one example through the model; a shape it does not take is one clear ``ValueError``.
+
+    Called before any work, so that a data file of the wrong shape (rows for a CNN, the wrong
+    number of channels or features) is named with its shape, not a torch shape traceback.
+
+    Example:
+        >>> from actsparse.zoo import ImageData, ZooModel
+        >>> zm = ZooModel(nn.Sequential(nn.Linear(10, 2), nn.ReLU()), "image", "net.pt")
+        >>> check_data_fits(zm, ImageData(torch.zeros(4, 7), torch.zeros(4).long()), "x.npy")
+        Traceback (most recent call last):
+        ...
+        ValueError: data x.npy has shape (4, 7), which model 'net.pt' does not take (its first
+        layer 0 takes 10 features): mat1 and mat2 shapes cannot be multiplied (1x7 and 10x2);
+        give data of the shape the model expects
+    """
+    if not isinstance(data, ImageData) or len(data) == 0:
+        return
+    try:
+        batch = next(iter(model.batches(data[:1], batch_size=1)))
+        with torch.no_grad():
+            model.module(batch)
+    except (RuntimeError, ValueError) as err:
+        lines = str(err).strip().splitlines()
+        why = " ".join(lines[0].split()) if lines else type(err).__name__
+        raise ValueError(f"data {data_name} has shape {tuple(data.images.shape)}, which model "
+                         f"{model.name!r} does not take{_expects(model)}: {why}; give data of "
+                         "the shape the model expects") from err
+
+
+def _expects(model: ZooModel) -> str:
+    """`` (it takes ...)``: the input the model expects, where it can be told."""
+    if model.image_input is not None:
+        c, h, w = model.image_input.shape
+        return f" (it takes images (N, {c}, {h}, {w}) or rows of {c * h * w} values)"
+    for name, module in model.module.named_modules():
+        if isinstance(module, nn.modules.conv._ConvNd):
+            return f" (its first layer {name} takes {module.in_channels} channels)"
+        if isinstance(module, nn.Linear):
+            return f" (its first layer {name} takes {module.in_features} features)"
+    return ""

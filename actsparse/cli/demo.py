@@ -14,13 +14,15 @@ The full study is ``actsparse study --data mnist --seeds 3 --epochs 3 --out runs
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from actsparse._out_folder import staged_out
 from actsparse.cli.accelerate import run_accelerate
-from actsparse.cli.common import offline
+from actsparse.cli.common import offline, positive_int
 from actsparse.cli.profile import run_profile
 from actsparse.cli.study import claims_text
 from actsparse.study.measurements import MeasureSettings
@@ -45,7 +47,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "demo", help="profile and accelerate the pretrained MNIST CNN, then a short "
                      "dense-vs-sparse study; write the report")
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    p.add_argument("--limit", type=int, default=None, help="profile at most N test images")
+    p.add_argument("--limit", type=positive_int, default=None, help="profile at most N test images")
     return p
 
 
@@ -82,19 +84,22 @@ def run_demo(
     offline()
     out = Path(out)
     t0 = time.perf_counter()
-    _say(progress, "1/3 profiling the pretrained MNIST CNN")
-    run_profile(model_name="mnist-cnn", data_name="mnist", out=out / "profile", limit=limit,
-                inputs=True, progress=progress)
-    _say(progress, "2/3 accelerating it (dead units pruned, sparse-input kernels, timed)")
-    run_accelerate(model_name="mnist-cnn", data_name="mnist", out=out / "accelerate",
-                   limit=accelerate_limit)
-    _say(progress, f"3/3 a short study: {', '.join(variants)} x {seeds} seed(s), {epochs} "
-                   f"epoch(s) on {train_limit or 'all'} MNIST training images")
-    links = {"profile of the pretrained MNIST CNN": "profile/report.html",
-             "accelerate() on the pretrained MNIST CNN": "accelerate/accelerate.html"}
-    study = run_study("mnist", seeds, epochs, out, variants=list(variants),
-                      train_limit=train_limit, test_limit=test_limit, progress=progress,
-                      settings=settings, links=links)
+    with staged_out(out) as tmp:  # the whole demo, or nothing (paths printed are in tmp)
+        if (out / "runs").is_dir():  # a copy: the study reuses runs finished before
+            shutil.copytree(out / "runs", tmp / "runs")
+        _say(progress, "1/3 profiling the pretrained MNIST CNN")
+        run_profile(model_name="mnist-cnn", data_name="mnist", out=tmp / "profile", limit=limit,
+                    inputs=True, progress=progress)
+        _say(progress, "2/3 accelerating it (dead units pruned, sparse-input kernels, timed)")
+        run_accelerate(model_name="mnist-cnn", data_name="mnist", out=tmp / "accelerate",
+                       limit=accelerate_limit)
+        _say(progress, f"3/3 a short study: {', '.join(variants)} x {seeds} seed(s), {epochs} "
+                       f"epoch(s) on {train_limit or 'all'} MNIST training images")
+        links = {"profile of the pretrained MNIST CNN": "profile/report.html",
+                 "accelerate() on the pretrained MNIST CNN": "accelerate/accelerate.html"}
+        study = run_study("mnist", seeds, epochs, tmp, variants=list(variants),
+                          train_limit=train_limit, test_limit=test_limit, progress=progress,
+                          settings=settings, links=links)
     print(claims_text(study))
     print(f"demo took {time.perf_counter() - t0:.0f} s; the full study: actsparse study "
           "--data mnist --seeds 3 --epochs 3 --out runs/study")

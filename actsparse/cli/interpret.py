@@ -26,6 +26,7 @@ from torch import Tensor
 
 from actsparse import zoo
 from actsparse._jsonio import write_json
+from actsparse._out_folder import staged_out
 from actsparse._progress import track
 from actsparse.cli._galleries import image_galleries, text_galleries
 from actsparse.cli.common import (
@@ -37,8 +38,12 @@ from actsparse.cli.common import (
     add_out,
     batch_size_for,
     check_at_least,
+    check_data_fits,
     command_line,
+    non_negative_float,
+    non_negative_int,
     offline,
+    positive_int,
 )
 from actsparse.interpret.interpretation import Interpretation, interpret_model
 from actsparse.interpret.overlap import false_match_curve
@@ -72,14 +77,16 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_max_length(p)
     p.add_argument("--layers", nargs="+", default=None,
                    help="names or globs (default: every activation module)")
-    p.add_argument("--top-k", type=int, default=9, help="top examples kept per unit (default 9)")
-    p.add_argument("--per-class", type=int, default=100,
+    p.add_argument("--top-k", type=positive_int, default=9,
+                   help="top examples kept per unit (default 9)")
+    p.add_argument("--per-class", type=positive_int, default=100,
                    help="codes sampled per class for the overlap (default 100)")
-    p.add_argument("--units", type=int, default=8,
+    p.add_argument("--units", type=positive_int, default=8,
                    help="units per layer shown in the galleries (default 8)")
-    p.add_argument("--threshold", type=float, default=0.0,
+    p.add_argument("--threshold", type=non_negative_float, default=0.0,
                    help="a unit is active when |a| > threshold (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the per-class sampling")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed of the per-class sampling")
     add_out(p)
     add_no_progress(p)
     return p
@@ -117,13 +124,14 @@ def run_interpret(
     settings = {"model": model_name, "data": data_name, "split": split, "limit": limit,
                 "batch_size": size, "threshold": threshold, "seed": seed, "top_k": top_k,
                 "per_class": per_class}
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "interpret.json",
-               _result(found, galleries, settings, labelled, notes), indent=1)
-    page = write_interpret_page(
-        out / "report.html", title=f"interpret {model_name} on {data_name}",
-        meta=_meta(found, settings), selectivity=found.selectivity, overlaps=found.overlaps,
-        curves=found.curves, galleries=galleries, notes=notes)
+    with staged_out(out) as tmp:  # both files, or none
+        write_json(tmp / "interpret.json",
+                   _result(found, galleries, settings, labelled, notes), indent=1)
+        write_interpret_page(
+            tmp / "report.html", title=f"interpret {model_name} on {data_name}",
+            meta=_meta(found, settings), selectivity=found.selectivity, overlaps=found.overlaps,
+            curves=found.curves, galleries=galleries, notes=notes)
+    page = out / "report.html"
     _print_table(found)
     for note in notes:
         print(f"note: {note}")
@@ -151,6 +159,7 @@ def _load(model_name: str, data_name: str, split: str, limit: int | None
                          f"{data.kind} data")
     if len(data) == 0:
         raise ValueError(f"data {data_name!r} ({split}) has no examples")
+    check_data_fits(zm, data, data_name)
     return zm, data
 
 

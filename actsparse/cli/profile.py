@@ -14,6 +14,7 @@ from typing import Any
 import actsparse
 from actsparse import report, zoo
 from actsparse._jsonio import write_json
+from actsparse._out_folder import staged_out
 from actsparse.cli.common import (
     add_batch_size,
     add_limit,
@@ -22,6 +23,7 @@ from actsparse.cli.common import (
     add_no_progress,
     add_out,
     batch_size_for,
+    check_data_fits,
     offline,
 )
 
@@ -77,19 +79,20 @@ def run_profile(
     offline()
     model = zoo.load_model(model_name)
     data = zoo.load_data(data_name, split=split, limit=limit)
+    check_data_fits(model, data, data_name)
     size = batch_size_for(model.kind, batch_size)
     batches = model.batches(data, batch_size=size, max_length=max_length)
     result = actsparse.profile(model.module, batches, layers=layers, inputs=inputs,
                                progress=progress)
     result.meta.update(model=model_name, data=data_name, split=split, limit=limit,
                        batch_size=size)
-    out.mkdir(parents=True, exist_ok=True)
-    result.save(out / "profile.safetensors")
-    write_json(out / "profile.json", result.to_dict())
     four_d = model.kind == "image" and data.images.ndim == 4  # type: ignore[union-attr]
     examples = _examples(model, data) if four_d else None  # rows have no pixels to draw
-    report.write_report(result, out / "report.html", title=f"{model_name} on {data_name}",
-                        examples=examples)
+    with staged_out(out) as tmp:  # all three files, or none
+        result.save(tmp / "profile.safetensors")
+        write_json(tmp / "profile.json", result.to_dict())
+        report.write_report(result, tmp / "report.html", title=f"{model_name} on {data_name}",
+                            examples=examples)
     report.print_table(result)
     print(f"wrote {out / 'profile.safetensors'}, {out / 'profile.json'}, {out / 'report.html'}")
     return 0

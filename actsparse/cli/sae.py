@@ -28,13 +28,18 @@ import torch
 
 from actsparse import zoo
 from actsparse._jsonio import write_json
+from actsparse._out_folder import staged_out
 from actsparse.cli.common import (
     MODEL_HELP,
     add_max_length,
     add_no_progress,
     add_out,
+    check_data_fits,
     command_line,
+    non_negative_int,
     offline,
+    positive_float,
+    positive_int,
 )
 from actsparse.interpret.capture import capture_activations, resolve_layer
 from actsparse.interpret.sae import SparseAutoencoder
@@ -72,26 +77,29 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="zoo data name (trained on 'train', evaluated on 'test') or a file")
     add_out(p)
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--latents", type=int, default=None, help="number of latents")
-    size.add_argument("--expansion", type=float, default=8.0,
+    size.add_argument("--latents", type=positive_int, default=None, help="number of latents")
+    size.add_argument("--expansion", type=positive_float, default=8.0,
                       help="latents per input dimension when --latents is not given (default 8)")
-    p.add_argument("--k", type=int, default=32, help="active latents per vector (default 32)")
-    p.add_argument("--tokens", type=int, default=65536,
+    p.add_argument("--k", type=positive_int, default=32,
+                   help="active latents per vector (default 32)")
+    p.add_argument("--tokens", type=positive_int, default=65536,
                    help="activation vectors to capture for training, at most (default 65536)")
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, default=None, help="optimiser steps")
-    length.add_argument("--epochs", type=float, default=10.0,
+    length.add_argument("--steps", type=positive_int, default=None, help="optimiser steps")
+    length.add_argument("--epochs", type=positive_float, default=10.0,
                         help="passes over the captured vectors (default 10)")
-    p.add_argument("--batch-size", type=int, default=1024, help="vectors per step (default 1024)")
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
-    p.add_argument("--dead-tokens", type=int, default=10_000,
+    p.add_argument("--batch-size", type=positive_int, default=1024,
+                   help="vectors per step (default 1024)")
+    p.add_argument("--lr", type=positive_float, default=2e-3,
+                   help="Adam learning rate (default 2e-3)")
+    p.add_argument("--dead-tokens", type=positive_int, default=10_000,
                    help="a latent silent for this many vectors is dead (AuxK revives it)")
-    p.add_argument("--eval-limit", type=int, default=None,
+    p.add_argument("--eval-limit", type=positive_int, default=None,
                    help="held-out examples to evaluate on (default: the whole test split)")
-    p.add_argument("--model-batch-size", type=int, default=None,
+    p.add_argument("--model-batch-size", type=positive_int, default=None,
                    help="examples per forward of the model (default: 16 texts, 128 images)")
     add_max_length(p, default=256, help="tokens per text (default 256)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     add_no_progress(p)
     return p
 
@@ -162,6 +170,7 @@ def run_sae(
         zm = model_name if isinstance(model_name, zoo.ZooModel) else zoo.load_model(model_name)
         resolve_layer(zm.module, layer)  # a bad layer fails before any work
         train_data, test_data = _splits(data_name, eval_limit)
+        check_data_fits(zm, train_data, data_name)
         size = model_batch_size or MODEL_BATCH.get(zm.kind, 32)
     data = Captured(zm, layer, train_data, test_data, batch_size=size, max_length=max_length,
                     seed=seed)
@@ -220,14 +229,14 @@ def _result(name: str, layer: str, data_name: str, command: str, trained: SAETra
 def _write(out: Path, result: dict[str, Any], trained: SAETrainResult,
            examples: list[dict[str, Any]]) -> None:
     """``sae.safetensors``, ``sae.json`` and ``report.html`` in ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
     name, layer, data_name = result["model"], result["layer"], result["data"]
-    save_sae(trained.sae, out / "sae.safetensors",
-             meta={"model": name, "layer": layer, "data": data_name})
-    write_json(out / "sae.json", result)
-    write_sae_page(out / "report.html", title=f"SAE on {name} {layer} ({data_name})",
-                   summary=_summary(result), histogram=result["density_histogram"],
-                   history=trained.history, examples=examples, command=result["command"])
+    with staged_out(out) as tmp:  # all three files, or none
+        save_sae(trained.sae, tmp / "sae.safetensors",
+                 meta={"model": name, "layer": layer, "data": data_name})
+        write_json(tmp / "sae.json", result)
+        write_sae_page(tmp / "report.html", title=f"SAE on {name} {layer} ({data_name})",
+                       summary=_summary(result), histogram=result["density_histogram"],
+                       history=trained.history, examples=examples, command=result["command"])
 
 
 def print_summary(result: dict[str, Any], console: Any = None) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from actsparse.cli.common import add_no_progress, add_out, add_threads, set_threads
+from actsparse.cli.common import add_no_progress, add_out, add_threads, positive_int, set_threads
 from actsparse.study import study as study_module
 from actsparse.study.variants import VARIANTS
 
@@ -27,15 +27,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                       "sparse representations, write study.json and report.html")
     p.add_argument("--data", required=True, choices=("mnist", "fashion-mnist", "digits"),
                    help="data set (digits: tiny 8x8 images, for a quick check)")
-    p.add_argument("--seeds", type=int, default=3,
+    p.add_argument("--seeds", type=positive_int, default=3,
                    help="seeds 0..N-1 per variant (default: 3; 2+ for confidence intervals)")
-    p.add_argument("--epochs", type=int, default=3, help="training epochs (default: 3)")
+    p.add_argument("--epochs", type=positive_int, default=3, help="training epochs (default: 3)")
     p.add_argument("--variants", nargs="+", default=None, metavar="NAME",
                    help=f"subset of: {', '.join(VARIANTS)} (must include dense; default: all "
                         "that can be trained)")
-    p.add_argument("--train-limit", type=int, default=None,
+    p.add_argument("--train-limit", type=positive_int, default=None,
                    help="train on the first N training images (default: all)")
-    p.add_argument("--test-limit", type=int, default=None,
+    p.add_argument("--test-limit", type=positive_int, default=None,
                    help="measure on the first N test images (default: all)")
     add_threads(p)
     add_out(p, help="study folder (runs, study.json, report.html)")

@@ -13,6 +13,10 @@ from actsparse.cli.common import (
     add_no_progress,
     add_out,
     add_threads,
+    fraction,
+    non_negative_int,
+    positive_float,
+    positive_int,
     set_threads,
 )
 from actsparse.train.loop import TrainConfig, train
@@ -38,11 +42,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, choices=ARCHS)
     p.add_argument("--data", required=True, help="mnist, fashion-mnist or digits")
     p.add_argument("--sparsity", default="none", help=SPARSITY_HELP + " (default: none)")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--epochs", type=positive_int, default=defaults.epochs)
+    p.add_argument("--seed", type=non_negative_int, default=defaults.seed)
     add_batch_size(p, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
-    p.add_argument("--lr-decay", type=float, default=defaults.lr_decay,
+    p.add_argument("--lr", type=positive_float, default=defaults.lr, help="Adam learning rate")
+    p.add_argument("--lr-decay", type=fraction, default=defaults.lr_decay,
                    help="learning rate factor per epoch")
     add_limit(p, help="use the first N training images")
     add_out(p, help="output folder (checkpoint, metrics.json)")

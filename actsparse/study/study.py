@@ -22,6 +22,7 @@ import torch
 
 from actsparse import zoo
 from actsparse._jsonio import write_json
+from actsparse._out_folder import staged_out
 from actsparse.report.study_page import write_study_page
 from actsparse.study.anchor import anchor_rows
 from actsparse.study.claims import RULE, claims_table
@@ -169,10 +170,12 @@ def build_study(
 
 
 def write_study(study: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
-    """Write ``study.json`` and ``report.html`` into ``out`` (each atomically)."""
+    """Write ``study.json`` and ``report.html`` into ``out`` (both, or neither when one fails)."""
     out = Path(out)
-    path = write_json(out / STUDY_FILE, study, indent=1)
-    return path, write_study_page(study, out / REPORT_FILE, METRICS)
+    with staged_out(out) as tmp:
+        write_json(tmp / STUDY_FILE, study, indent=1)
+        write_study_page(study, tmp / REPORT_FILE, METRICS)
+    return out / STUDY_FILE, out / REPORT_FILE
 
 
 def _layers(runs: list[dict[str, Any]], section: str, key: str | None = None

@@ -35,3 +35,16 @@ def test_accelerate_command_rejects_a_bad_density(tmp_path: Path,
         main(["accelerate", "--model", "mnist-cnn", "--data", "mnist", "--target-density", "2",
               "--out", str(tmp_path)])
     assert "density" in capsys.readouterr().err
+
+
+def test_a_failure_while_writing_leaves_no_out(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("actsparse.cli.accelerate.write_page", broken)  # the last file
+    out = tmp_path / "out"
+    status = main(["accelerate", "--model", "mnist-cnn", "--data", "digits", "--limit", "8",
+                   "--repeats", "1", "--out", str(out)])
+    assert status == 2 and "disk full" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from actsparse.cli import app, main
 
@@ -135,3 +136,165 @@ def test_debug_shows_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr("actsparse.cli.profile.run_profile", broken)
     with pytest.raises(RuntimeError, match="boom"):
         main(["--debug", *SUBCOMMANDS["profile"], "--out", str(tmp_path / "o")])
+
+
+def _fail_midway(*args: object, **kwargs: object) -> None:
+    raise OSError("disk full")
+
+
+MIDWAY = {  # a writer that runs after some output files are already written
+    "profile": ("actsparse.cli.profile.report.write_report", SUBCOMMANDS["profile"]),
+    "interpret": ("actsparse.cli.interpret.write_interpret_page", SUBCOMMANDS["interpret"]),
+}  # accelerate writes through the same staged_out, but its timings take ~10 s: not here
+
+
+@pytest.mark.parametrize(("command", "existing"),
+                         [("profile", False), ("profile", True), ("interpret", True)])
+def test_a_failure_while_writing_leaves_nothing_half_written(
+        command: str, existing: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    target, argv = MIDWAY[command]
+    monkeypatch.setattr(target, _fail_midway)
+    out = tmp_path / "out"
+    if existing:
+        out.mkdir()
+    status, err = _run([*argv, "--out", str(out)], capsys)
+    _assert_one_line_error(status, err)
+    assert "disk full" in err
+    assert [p.name for p in tmp_path.iterdir()] == (["out"] if existing else [])
+    assert not existing or list(out.iterdir()) == []
+
+
+def test_a_failed_training_epoch_leaves_no_out(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("actsparse.train.loop._epoch", _fail_midway)
+    out = tmp_path / "out"
+    status, err = _run([*SUBCOMMANDS["train"], "--limit", "32", "--no-progress",
+                        "--out", str(out)], capsys)
+    _assert_one_line_error(status, err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _wrong_shape_case(case: str, tmp: Path) -> tuple[str, Path, str]:
+    """``(model, data file, what the error must name)`` of a data file the model cannot take."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    if case == "rows-for-zoo-cnn":
+        np.save(tmp / "rows.npy", np.random.rand(4, 7).astype(np.float32))
+        return "mnist-cnn", tmp / "rows.npy", "(4, 7)"
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten())
+    if case == "features-for-mlp":
+        net = nn.Sequential(nn.Linear(10, 4), nn.ReLU())
+    torch.save(net, tmp / "net.pt")
+    if case == "channels-for-cnn":
+        torch.save(torch.rand(4, 2, 8, 8), tmp / "x.pt")
+        return str(tmp / "net.pt"), tmp / "x.pt", "takes 3 channels"
+    if case == "rows-for-cnn":
+        np.save(tmp / "x.npy", np.random.rand(4, 64).astype(np.float32))
+        return str(tmp / "net.pt"), tmp / "x.npy", "(4, 64)"
+    np.save(tmp / "x.npy", np.random.rand(4, 7).astype(np.float32))
+    return str(tmp / "net.pt"), tmp / "x.npy", "takes 10 features"
+
+
+@pytest.mark.parametrize("command", ["profile", "interpret"])
+@pytest.mark.parametrize("case", ["rows-for-zoo-cnn", "channels-for-cnn", "rows-for-cnn",
+                                  "features-for-mlp"])
+def test_wrong_shape_data_names_both_shapes(command: str, case: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    model, data, named = _wrong_shape_case(case, tmp_path)
+    out = tmp_path / "out"
+    status, err = _run([command, "--model", model, "--data", str(data), "--out", str(out),
+                        "--no-progress"], capsys)
+    _assert_one_line_error(status, err)
+    assert len(err.strip().splitlines()) == 1
+    assert f"data {data} has shape" in err and named in err and not out.exists()
+
+
+COUNTS = {  # subcommand options that must be positive, (0, 1] or >= 0; and their base command
+    "interpret": (["--top-k", "--units", "--per-class"], SUBCOMMANDS["interpret"]),
+    "sae": (["--k", "--tokens", "--steps", "--latents", "--batch-size", "--dead-tokens",
+             "--eval-limit", "--model-batch-size"],
+            ["sae", "--model", "mnist-cnn", "--layer", "features.1", "--data", "digits"]),
+    "study": (["--seeds", "--epochs", "--train-limit", "--test-limit"], SUBCOMMANDS["study"]),
+    "train": (["--epochs"], SUBCOMMANDS["train"]),
+    "accelerate": (["--limit", "--repeats"], SUBCOMMANDS["accelerate"]),
+    "demo": (["--limit"], ["demo"]),
+}
+CASES = [(cmd, opt, v) for cmd, (opts, _) in sorted(COUNTS.items()) for opt in opts
+         for v in ("0", "-2", "many")]
+CASES += [("train", "--lr-decay", v) for v in ("0", "1.5", "x")]
+CASES += [("train", "--lr", v) for v in ("0", "-1", "inf")]
+CASES += [("sae", opt, v) for opt in ("--lr", "--epochs", "--expansion") for v in ("0", "nan")]
+CASES += [("accelerate", "--min-speedup", "0"), ("interpret", "--threshold", "-0.1"),
+          ("interpret", "--seed", "-1"), ("train", "--seed", "x")]
+
+
+@pytest.mark.parametrize(("command", "option", "value"), CASES)
+def test_bad_counts_and_fractions_exit_2_naming_the_option(
+        command: str, option: str, value: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [*COUNTS[command][1], "--out", str(tmp_path / "o"), option, value]
+    status, err = _run(argv, capsys)
+    _assert_one_line_error(status, err)
+    assert f"argument {option}:" in err.strip().splitlines()[-1] and value in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bench_bad_shape_and_unwritable_json(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    status, err = _run(["bench", "kernels", "--json", str(tmp_path / "k.json"),
+                        "--shape", "0", "8"], capsys)
+    _assert_one_line_error(status, err)
+    assert "--shape" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    status, err = _run(["bench", "kernels", "--json", str(blocker / "k.json"), "--repeats", "1",
+                        "--shape", "8", "8"], capsys)
+    _assert_one_line_error(status, err)
+
+
+@pytest.mark.parametrize("command", ["sae", "interpret", "study-out", "demo-out"])
+def test_missing_data_and_bad_out_of_the_other_subcommands(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("keep")
+    if command == "sae":
+        argv = ["sae", "--model", "mnist-cnn", "--layer", "features.1", "--data",
+                str(tmp_path / "nope.npy"), "--out", str(tmp_path / "o"), "--no-progress"]
+    elif command == "interpret":
+        argv = ["interpret", "--model", "mnist-cnn", "--data", str(tmp_path / "nope.npy"),
+                "--out", str(tmp_path / "o"), "--no-progress"]
+    elif command == "study-out":
+        argv = [*SUBCOMMANDS["study"], "--out", str(blocker)]
+    else:
+        argv = ["demo", "--out", str(blocker)]
+    status, err = _run(argv, capsys)
+    _assert_one_line_error(status, err)
+    assert not (tmp_path / "o").exists() and blocker.read_text() == "keep"
+    assert "does not exist" in err or "is a file" in err
+
+
+class Branchy(torch.nn.Module):
+    """A model whose second activation never runs (pickled by reference: defined here)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.used, self.unused = torch.nn.ReLU(), torch.nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.used(x.flatten(1))
+
+
+def test_layers_that_never_ran_are_one_warning_line(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    torch.save(Branchy(), tmp_path / "net.pt")
+    torch.save(torch.rand(4, 1, 8, 8), tmp_path / "x.pt")
+    status, err = _run(["profile", "--model", str(tmp_path / "net.pt"), "--data",
+                        str(tmp_path / "x.pt"), "--out", str(tmp_path / "o"), "--no-progress"],
+                       capsys)
+    assert status == 0
+    lines = [line for line in err.splitlines() if "warning" in line.lower()]
+    assert len(lines) == 1 and lines[0].startswith("actsparse profile: warning: ")
+    assert "unused" in lines[0] and "never ran" in lines[0]

@@ -31,3 +31,23 @@ def test_demo_writes_the_reports_and_ends_with_the_path(
 
 def test_the_default_demo_is_a_real_comparison() -> None:
     assert "dense" in DEMO_VARIANTS and "kwta" in DEMO_VARIANTS and DEMO_SEEDS >= 3
+
+
+def test_a_failing_demo_leaves_the_previous_one_and_a_rerun_reuses_its_runs(
+        tmp_path: Path, one_thread: None, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    small = {"limit": 32, "progress": False, "variants": ["dense"], "seeds": 1,
+             "train_limit": 100, "test_limit": 40, "settings": FAST, "accelerate_limit": 16}
+    assert run_demo(tmp_path / "d", **small) == 0
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("actsparse.study.study.write_study_page", broken)
+    with pytest.raises(OSError, match="disk full"):
+        run_demo(tmp_path / "d", **small)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+    monkeypatch.undo()
+    monkeypatch.setattr("actsparse.study.runs.train", broken)  # a rerun trains nothing
+    assert run_demo(tmp_path / "d", **small) == 0

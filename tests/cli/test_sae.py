@@ -113,3 +113,18 @@ def test_run_sae_on_an_image_model_conv_layer(one_thread: None, tmp_path: Path) 
     assert -1 <= result["downstream"]["embedding_cosine"] <= 1
     assert result["top_latents"] == []
     assert (tmp_path / "run" / "report.html").is_file()
+
+
+def test_cli_failure_while_writing_leaves_no_out(one_thread: None, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("actsparse.cli.sae.write_sae_page", broken)  # after the weights, JSON
+    out = tmp_path / "out"
+    status = main(["sae", "--model", "minilm", "--layer", LAYER, "--data", "text",
+                   "--out", str(out), "--expansion", "1", "--k", "4", "--tokens", "300",
+                   "--steps", "2", "--eval-limit", "2", "--max-length", "16", "--no-progress"])
+    assert status == 2 and "disk full" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -54,15 +54,21 @@ def test_cli_run_writes_metrics_and_a_checkpoint(tmp_path: Path,
         (["--sparsity", "kwta:1.5"], "DENSITY must be in (0, 1], got 1.5"),
         (["--sparsity", "kl:0.05"], "kl takes 2 value(s), got 1"),
         (["--sparsity", "topk:300"], "k=300 is larger than layer act1, which has 256 units"),
-        (["--epochs", "0"], "epochs must be >= 1, got 0"),
+        (["--epochs", "0"], "argument --epochs: must be a positive integer, got '0'"),
+        (["--lr-decay", "1.5"], "argument --lr-decay: must be a number in (0, 1]"),
+        (["--lr", "nan"], "argument --lr: must be a number > 0"),
     ],
 )
 def test_cli_bad_input_gets_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                           args: list[str], message: str) -> None:
     argv = ["train", "--model", "mlp", "--data", "digits", "--out", str(tmp_path),
             "--no-progress", *args]
-    assert main(argv) == 2
-    err = capsys.readouterr().err
+    try:
+        status = main(argv)
+    except SystemExit as exit_:  # argparse's own checks exit
+        status = int(exit_.code or 0)
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("actsparse train: error:") and message in err
 
 
