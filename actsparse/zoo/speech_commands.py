@@ -39,7 +39,7 @@ UNKNOWN_WORDS = ("bed", "bird", "cat", "dog", "eight", "five", "four", "happy", 
 CLASSES = [*COMMANDS, "unknown", "silence"]
 SPLITS = ("train", "val", "test", "heldout-engine")
 HELDOUT_ENGINE = "flite"
-CACHE_VERSION = 1
+CACHE_VERSION = 1  # bump when the clips change (voices, words, augmentation); engines are Debian 12
 
 
 def voice_split(voice: Voice) -> str:
