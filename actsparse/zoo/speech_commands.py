@@ -114,8 +114,11 @@ def synthesise(voices: list[Voice] | None = None, reps: int = 3, seed: int = 0,
     if workers == 1:
         parts = [_voice_clips(job) for job in jobs]
     else:
+        # festival is ~10x slower per clip: start its voices first so no core idles at the end
+        order = sorted(range(len(jobs)), key=lambda i: jobs[i][0].engine != "festival")
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(_voice_clips, jobs))
+            done = dict(zip(order, pool.map(_voice_clips, [jobs[i] for i in order]), strict=True))
+        parts = [done[i] for i in range(len(jobs))]
     per_voice = len(voice_words(0, reps))
     labels = [label for i, _ in enumerate(jobs) for label, _, _ in voice_words(jobs[i][1], reps)]
     return {"waves": np.concatenate(parts) if parts else np.zeros((0, CLIP_SAMPLES), np.int16),
