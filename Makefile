@@ -55,6 +55,7 @@ bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.accelerate_cnn \
 	  --models mnist-cnn,runs/kwta-cnn,mobilenetv2 --batch-sizes 1,8 --threads 2
 	$(BIN)/python -m benchmarks.sparse_coding
+	$(BIN)/python -m benchmarks.speech_data
 	$(BIN)/python -m benchmarks.readme_figures
 
 clean:
