@@ -50,7 +50,7 @@ def test_voice_words_balanced():
 
 
 @needs_espeak
-def test_synthesise_small_set_and_split(tmp_path, monkeypatch):
+def test_synthesise_small_set_and_split():
     voices = [Voice("espeak-ng", "en-us+m1"), Voice("espeak-ng", "en-gb+f3")]
     arrays = sc.synthesise(voices, reps=1, seed=0, workers=2)
     again = sc.synthesise(voices, reps=1, seed=0, workers=1)
