@@ -27,6 +27,11 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
 	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
 	  || echo "note: Debian package dataset-fashion-mnist not installed; the fashion-mnist data set will be unavailable"; fi
+	@if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v flite >/dev/null 2>&1 \
+	  || ! command -v text2wave >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1; then \
+	  (apt-get update -qq && apt-get install -y -qq espeak-ng flite festival festvox-kallpc16k \
+	  festvox-us-slt-hts sox) >/dev/null 2>&1 \
+	  || echo "note: Debian speech engines (espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts sox) not installed; the synthesised speech-commands data set will be unavailable"; fi
 	touch $(STAMP)
 
 demo: setup
@@ -50,6 +55,7 @@ bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.accelerate_cnn \
 	  --models mnist-cnn,runs/kwta-cnn,mobilenetv2 --batch-sizes 1,8 --threads 2
 	$(BIN)/python -m benchmarks.sparse_coding
+	$(BIN)/python -m benchmarks.speech_data
 	$(BIN)/python -m benchmarks.readme_figures
 
 clean:

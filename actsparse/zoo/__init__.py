@@ -13,11 +13,12 @@ Example:
 """
 
 from actsparse.zoo.data import Data, ImageData, TextData
-from actsparse.zoo.datasets import available_datasets, load_data
+from actsparse.zoo.datasets import available_datasets, load_data, load_speech
 from actsparse.zoo.display import example_images, to_display
 from actsparse.zoo.errors import DataFormatError, MissingAssetError, UnknownNameError, ZooError
 from actsparse.zoo.mobilenet import MobileNetV2
 from actsparse.zoo.models import available_models, load_model
+from actsparse.zoo.speech_data import SpeechData
 from actsparse.zoo.zoo_model import ImageInput, ZooModel
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "ImageInput",
     "MissingAssetError",
     "MobileNetV2",
+    "SpeechData",
     "TextData",
     "UnknownNameError",
     "ZooError",
@@ -36,5 +38,6 @@ __all__ = [
     "example_images",
     "load_data",
     "load_model",
+    "load_speech",
     "to_display",
 ]
