@@ -166,6 +166,20 @@ def recsys_baselines(d: dict[str, Any]) -> str:
             + provenance(d, PY + "benchmarks.recsys_baselines"))
 
 
+def speech_data(d: dict[str, Any]) -> str:
+    rows = ["| split | clips | voices | engines | clips per class | linear probe on log-mels |",
+            "|---|---|---|---|---|---|"]
+    for name, sp in d["splits"].items():
+        engines = ", ".join(f"{e} {n:,}" for e, n in sp["engines"].items())
+        per_class = sorted(set(sp["clips_per_class"].values()))
+        rows.append(f"| {name} | {sp['clips']:,} | {sp['voices']} | {engines} | "
+                    f"{'-'.join(map(str, per_class))} | "
+                    f"{d['linear_probe_accuracy'][name]:.1%} |")
+    return (f"{d['clips']:,} clips, generated in {d['generation_seconds']:.0f} s; chance "
+            f"{d['chance']:.1%}.\n\n" + "\n".join(rows) + "\n\n"
+            + provenance(d, PY + "benchmarks.speech_data"))
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "profile_overhead": profile_overhead,
     "profile_overhead_under_load": profile_overhead_under_load, "profile_memory": profile_memory,
@@ -173,6 +187,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "linear_kernels": linear_kernels,
     "accelerate_cnn": accelerate_cnn, "sparse_coding": sparse_coding,
     "recsys_baselines": recsys_baselines,
+    "speech_data": speech_data,
 }
 
 
