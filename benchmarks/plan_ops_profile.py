@@ -3,12 +3,11 @@
 Builds the plan as ``accelerate()`` does (``build_plan`` on the model's own inputs: for
 MobileNetV2 the photo crops of ``benchmarks.accelerate_cnn``), times it op by op and sums the
 ops by kind: first conv (small dense patches), 1x1 conv, other conv, depthwise, linear,
-pooling / global average, add / activation, and the call itself. By default the ops are timed
-with :meth:`Program.op_seconds` (interleaved medians of the program cut after each op); with
-``--timer`` inside the kernel (:meth:`Program.op_times`), which is far steadier on a loaded
-machine. ``--each`` also prints every conv with its multiply-adds per second.
+pooling / global average, add / activation. The ops are timed inside the kernel
+(:meth:`Program.op_times`), which is steady on a loaded machine. ``--each`` also prints every
+conv with its multiply-adds per second.
 
-    .venv/bin/python -m benchmarks.plan_ops_profile --batch 1 --threads 1 --timer --each
+    .venv/bin/python -m benchmarks.plan_ops_profile --batch 1 --threads 1 --each
 """
 
 from __future__ import annotations
@@ -55,7 +54,6 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=31)
-    ap.add_argument("--timer", action="store_true", help="time the ops inside the kernel")
     ap.add_argument("--each", action="store_true", help="also print every conv op")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -63,13 +61,9 @@ def main() -> None:
     model.eval()
     x = calib[: args.batch].contiguous()
     prog = program_of(model, x)
-    if args.timer:
-        secs = [0.0] + prog.op_times(x, threads=args.threads, repeats=args.repeats)
-    else:
-        secs = prog.op_seconds(x, threads=args.threads, repeats=args.repeats)
+    secs = prog.op_times(x, threads=args.threads, repeats=args.repeats)
     by_kind: dict[str, float] = defaultdict(float)
-    by_kind["call"] = secs[0]
-    for op, s in zip(prog.ops, secs[1:], strict=True):
+    for op, s in zip(prog.ops, secs, strict=True):
         by_kind[op_kind(op)] += s
         if args.each and op.weight is not None:
             macs = op.conv_shape[0] * op.conv_shape[1] * op.conv_shape[2] * op.weight[0].numel()

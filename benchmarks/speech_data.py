@@ -28,7 +28,7 @@ def main() -> dict[str, Any]:
     parser.add_argument("--out", default="benchmarks/results/speech_data.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache:
-        os.environ["ACTSPARSE_CACHE"] = cache
+        os.environ["ACTSPARSE_CACHE_DIR"] = cache
         from actsparse import zoo
         from actsparse.zoo.speech_commands import CLASSES, SPLITS, cached_synthesis
         from actsparse.zoo.speech_features import log_mel

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from actsparse._native import cache_dir
 from actsparse.zoo.speech_data import SpeechData
 from actsparse.zoo.speech_synth import (
     CLIP_SAMPLES,
@@ -125,20 +126,6 @@ def synthesise(voices: list[Voice] | None = None, reps: int = 3, seed: int = 0,
             "labels": np.asarray(labels, dtype=np.int64),
             "voice": np.repeat(np.arange(len(voices)), per_voice),
             "voice_ids": np.asarray([v.id for v in voices])}
-
-
-def cache_dir() -> Path:
-    """Where generated data is kept: ``$ACTSPARSE_CACHE``, else ``~/.cache/actsparse``.
-
-    Example:
-        >>> cache_dir().name in ("actsparse", os.environ.get("ACTSPARSE_CACHE", "actsparse"))
-        True
-    """
-    env = os.environ.get("ACTSPARSE_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "actsparse"
 
 
 def cached_synthesis(reps: int = 3, seed: int = 0) -> dict[str, np.ndarray]:

@@ -67,7 +67,7 @@ def test_synthesise_small_set_and_split():
 
 
 def test_cached_synthesis_reads_the_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ACTSPARSE_CACHE", str(tmp_path))
+    monkeypatch.setenv("ACTSPARSE_CACHE_DIR", str(tmp_path))
     fake = {"waves": np.arange(2 * 16000, dtype=np.int16).reshape(2, 16000),
             "labels": np.array([3, 11]), "voice": np.array([0, 1]),
             "voice_ids": np.array(["flite:kal", "espeak-ng:en-us+m2"])}
