@@ -166,6 +166,33 @@ def recsys_baselines(d: dict[str, Any]) -> str:
             + provenance(d, PY + "benchmarks.recsys_baselines"))
 
 
+def _mean_ci(r: dict[str, Any]) -> str:
+    return f"{r['mean']:.3f} ± {r['ci95']:.3f}"
+
+
+def recsys_sparse(d: dict[str, Any]) -> str:
+    names = {"none": "dense (tanh)", "kwta:0.1": "tanh + k-WTA 10%",
+             "topk:60": "tanh + TopK 60 (10%)", "dropout:0.5": "dropout 0.5 on the code"}
+    rows = ["| Mult-DAE [I-600-I] code | NDCG@20 | vs dense | Recall@20 | NDCG@20 / EASE's | "
+            "density | near zero (abs < 0.01) |", "|---|---|---|---|---|---|---|"]
+    ndcg = {(r["variant"], r["seed"]): r["ndcg@20"] for r in d["runs"]}
+    for key, r in d["variants"].items():
+        label = names.get(key, key.replace("l1:", "L1 penalty, weight "))
+        diffs = sorted(ndcg[(key, s)] - ndcg[("none", s)] for s in d["seeds"])
+        versus = "" if key == "none" else f"{diffs[0]:+.3f} to {diffs[-1]:+.3f}"
+        rows.append(f"| {label} | {_mean_ci(r['ndcg@20'])} | {versus} | "
+                    f"{_mean_ci(r['recall@20'])} | {r['ndcg@20_vs_ease']['mean']:.3f} | "
+                    f"{r['density']['mean']:.3f} | {r['near_zero@0.01']['mean']:.3f} |")
+    for name, label in (("ease", "EASE"), ("itemknn", "ItemKNN"), ("popular", "most popular")):
+        b = d["baselines"][name]
+        rows.append(f"| baseline: {label} | {_mean_ci(b['ndcg@20'])} | | "
+                    f"{_mean_ci(b['recall@20'])} | | | |")
+    seeds = " ".join(map(str, d["seeds"]))
+    return (f"{d['data']}, {len(d['seeds'])} seeds (each its own split, initialisation and "
+            "shuffling), test part, mean ± 95% t-interval.\n\n" + "\n".join(rows) + "\n\n"
+            + provenance(d, PY + f"benchmarks.recsys_sparse --seeds {seeds} --jobs 2"))
+
+
 def speech_data(d: dict[str, Any]) -> str:
     rows = ["| split | clips | voices | engines | clips per class | linear probe on log-mels |",
             "|---|---|---|---|---|---|"]
@@ -186,7 +213,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "stats_kernel": stats_kernel, "kwinners_step": kwinners_step,
     "linear_kernels": linear_kernels,
     "accelerate_cnn": accelerate_cnn, "sparse_coding": sparse_coding,
-    "recsys_baselines": recsys_baselines,
+    "recsys_baselines": recsys_baselines, "recsys_sparse": recsys_sparse,
     "speech_data": speech_data,
 }
 

@@ -4,7 +4,8 @@
 
 Protocol (:mod:`actsparse.zoo.ratings_split`): every rating is an interaction; per user a
 seeded random 80/10/10 train/validation/test split; ItemKNN's ``k`` and EASE's ``lambda``
-chosen by validation NDCG@20 (models fitted on train); Mult-DAE [I-600-I] trained 100
+chosen by validation NDCG@20 (models fitted on train;
+:func:`actsparse.zoo.recsys_baselines.tuned_baselines`); Mult-DAE [I-600-I] trained 100
 epochs, the epoch with the best validation NDCG@20 kept; test ranks every item not in the
 user's train + validation part. Recall@K is normalised by min(K, |test|) (Liang et al. 2018).
 Writes ``benchmarks/results/recsys_baselines.json``.
@@ -19,11 +20,9 @@ from typing import Any
 from actsparse.train.mult_dae import MultDAEConfig, fit_mult_dae
 from actsparse.zoo.ratings import load_ratings
 from actsparse.zoo.ratings_split import split_per_user
-from actsparse.zoo.recommenders import EASE, ItemKNN, Popular, choose_on_validation, evaluate_test
+from actsparse.zoo.recommenders import evaluate_test
+from actsparse.zoo.recsys_baselines import tuned_baselines
 from benchmarks._timing import write_json
-
-EASE_GRID = (10.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
-KNN_GRID = (20.0, 50.0, 100.0, 200.0, 400.0)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -35,15 +34,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     data = load_ratings(args.data)
     split = split_per_user(data, val=0.1, test=0.1, seed=args.seed)
-    results: dict[str, Any] = {}
     t0 = time.perf_counter()
-    results["popular"] = evaluate_test(Popular().fit(split.train), split)
-    k, knn_val = choose_on_validation(lambda v: ItemKNN(int(v)), KNN_GRID, split)
-    results["itemknn"] = {**evaluate_test(ItemKNN(int(k)).fit(split.train), split),
-                          "k": int(k), "validation_ndcg@20": knn_val}
-    lam, ease_val = choose_on_validation(EASE, EASE_GRID, split)
-    results["ease"] = {**evaluate_test(EASE(lam).fit(split.train), split),
-                       "lambda": lam, "validation_ndcg@20": ease_val}
+    tuned = tuned_baselines(split)
+    results: dict[str, Any] = {name: tuned[name] for name in ("popular", "itemknn", "ease")}
+    results["itemknn"]["k"] = int(results["itemknn"]["k"])
     dae_config = MultDAEConfig(seed=args.seed)
     dae, curve = fit_mult_dae(split, dae_config)
     results["mult-dae"] = {**evaluate_test(dae, split), "config": vars(dae_config),

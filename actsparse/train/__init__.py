@@ -9,6 +9,7 @@ Example:
 from actsparse.train.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from actsparse.train.loop import TrainConfig, train
 from actsparse.train.models import CNN, MLP, ModelConfig, build_model, model_config
+from actsparse.train.recsys_run import RecsysConfig, train_recsys
 from actsparse.train.run_folder import load_run_folder  # registers run folders with the zoo
 from actsparse.train.run_metrics import evaluate
 from actsparse.train.spec import SparsitySpec, SparsitySpecError, parse_sparsity
@@ -19,6 +20,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "ModelConfig",
+    "RecsysConfig",
     "SparsitySpec",
     "SparsitySpecError",
     "TrainConfig",
@@ -29,4 +31,5 @@ __all__ = [
     "model_config",
     "parse_sparsity",
     "train",
+    "train_recsys",
 ]

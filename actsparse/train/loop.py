@@ -46,6 +46,7 @@ from actsparse.train.checkpoint import (
 from actsparse.train.models import ARCHS, CNN, MLP, build_model, model_config
 from actsparse.train.run_metrics import densities, evaluate, write_metrics
 from actsparse.train.spec import SparsitySpec, parse_sparsity
+from actsparse.zoo.ratings import is_ratings_name
 
 # How an sc front end's dictionary is learned (part of the run's identity in a checkpoint).
 SC_DICTIONARY: dict[str, int] = {"n_patches": 10000, "n_epochs": 2, "batch_size": 256}
@@ -75,6 +76,9 @@ class TrainConfig:
         """Validate the settings; return the parsed sparsity spec."""
         if self.model not in ARCHS:
             raise ValueError(f"unknown model {self.model!r}; choose one of: {', '.join(ARCHS)}")
+        if is_ratings_name(self.data):
+            raise ValueError(f"--model {self.model} trains on images; {self.data!r} is ratings "
+                             "data: use --model mult-dae")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -4,7 +4,8 @@ The user's 0/1 row is L2-normalised, dropped out at rate 0.5 (training only), en
 600-unit tanh code ``act1`` and decoded to one logit per item; the loss is the multinomial
 log-likelihood of the user's items, ``-sum_i x_i log softmax(z)_i``. Training keeps the weights
 of the epoch with the best validation NDCG@20 (the protocol of :mod:`actsparse.zoo.ratings_split`).
-Not yet wired to ``actsparse train`` nor to a sparsity spec.
+``actsparse train --model mult-dae`` (:mod:`actsparse.train.recsys_run`) swaps ``act1`` for a
+sparse one (tanh then k-WTA or TopK) or adds dropout on the code (``drop1``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from actsparse.zoo.ratings_split import RatingsSplit
 
 
 class MultDAE(nn.Module):
-    """Items -> dropout -> Linear -> tanh (``act1``) -> Linear -> item logits.
+    """Items -> dropout -> Linear -> tanh (``act1``) -> ``drop1`` -> Linear -> item logits.
+
+    ``act`` replaces the tanh of ``act1`` (e.g. tanh followed by k-WTA); ``code_dropout`` is
+    the dropout rate of ``drop1`` on the hidden code (0: none, an ``nn.Identity``).
 
     Shape:
         - Input: ``(B, I)`` 0/1 interactions. Output: ``(B, I)`` logits.
@@ -33,17 +37,19 @@ class MultDAE(nn.Module):
         ((2, 7), 'items=7, hidden=4, dropout=0.5')
     """
 
-    def __init__(self, num_items: int, hidden: int = 600, dropout: float = 0.5) -> None:
+    def __init__(self, num_items: int, hidden: int = 600, dropout: float = 0.5, *,
+                 act: nn.Module | None = None, code_dropout: float = 0.0) -> None:
         super().__init__()
         self.num_items, self.hidden, self.p = num_items, hidden, dropout
         self.drop = nn.Dropout(dropout)
         self.encoder = nn.Linear(num_items, hidden)
-        self.act1 = nn.Tanh()
+        self.act1 = act if act is not None else nn.Tanh()
+        self.drop1 = nn.Dropout(code_dropout) if code_dropout > 0 else nn.Identity()
         self.decoder = nn.Linear(hidden, num_items)
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.normalize(x, dim=1)  # (B, I), unit L2 norm per user
-        h = self.act1(self.encoder(self.drop(x)))  # (B, H)
+        h = self.drop1(self.act1(self.encoder(self.drop(x))))  # (B, H)
         return self.decoder(h)  # (B, I)
 
     def score(self, x: Tensor) -> Tensor:

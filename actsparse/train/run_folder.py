@@ -46,6 +46,9 @@ def load_run_folder(path: str | Path) -> ZooModel | None:
         return None
     try:
         ckpt = load_checkpoint(folder / FILE_NAME)
+        if ckpt.run.get("model") == "mult-dae":
+            raise ZooError(f"{folder} is a run of the mult-dae recommender; the zoo loads the "
+                           "image classifiers of actsparse train (cnn, mlp) only")
         config = ModelConfig.from_dict(ckpt.run["model_config"])
         module = build_model(config, parse_sparsity(ckpt.run["sparsity"]))
         module.load_state_dict(ckpt.model, strict=True)

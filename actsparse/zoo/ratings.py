@@ -159,3 +159,14 @@ def load_ratings(spec: str | Path) -> Ratings:
     if name == "movielens-100k":
         return movielens_100k()
     return read_ratings(name.removeprefix("movielens:"))
+
+
+def is_ratings_name(spec: str | Path) -> bool:
+    """Whether a ``--data`` name asks for ratings: ``movielens-100k`` or ``movielens:PATH``.
+
+    Example:
+        >>> is_ratings_name("movielens:ml-1m/ratings.dat"), is_ratings_name("mnist")
+        (True, False)
+    """
+    name = str(spec)
+    return name == "movielens-100k" or name.startswith("movielens:")

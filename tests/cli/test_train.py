@@ -10,7 +10,7 @@ import torch
 
 from actsparse import zoo
 from actsparse.cli import main
-from actsparse.cli.train import add_parser, command_line
+from actsparse.cli.train import add_parser, command_line, settings
 from actsparse.interpret.conv_coding import fit_patch_dictionary
 from actsparse.train import load_checkpoint
 from actsparse.train.loop import SC_DICTIONARY
@@ -123,4 +123,9 @@ def test_command_line_repeats_the_run_with_every_setting() -> None:
     words = command_line(args).split()
     assert words[:2] == ["actsparse", "train"] and words[-4:] == ["--limit", "50",
                                                                    "--threads", "1"]
-    assert parser.parse_args(words[1:]) == args
+    again = parser.parse_args(words[1:])  # the per-model defaults spelled out
+    assert settings(again) == settings(args) == (3, 0.7)
+    assert vars(again) == {**vars(args), "epochs": 3, "lr_decay": 0.7}
+    dae = parser.parse_args(["train", "--model", "mult-dae", "--data", "movielens-100k",
+                             "--out", "r"])
+    assert settings(dae) == (100, 1.0) and "--epochs 100 " in command_line(dae)
