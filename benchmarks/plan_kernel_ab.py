@@ -9,20 +9,26 @@ difference between the two kernels.
 
     git show main:actsparse/exploit/_plan_kernel.c > /tmp/old.c
     .venv/bin/python -m benchmarks.plan_kernel_ab --against /tmp/old.c --batch 1 8
+
+``--ops`` also times each op inside both kernels (as ``plan_ops_profile``, interleaved call by
+call) and prints the medians and ratios summed by op kind: steady where whole calls are not.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+from collections import defaultdict
 from typing import Any
 
 import torch
 
 from actsparse._native import load_library
 from actsparse._timing import interleaved
+from actsparse.exploit.plan_program import plan_kernel
 from benchmarks.accelerate_cnn import _inputs
 from benchmarks.plan_cnn import ort_session
-from benchmarks.plan_ops_profile import program_of
+from benchmarks.plan_ops_profile import op_kind, program_of
 
 
 def main() -> None:
@@ -32,6 +38,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=41)
+    ap.add_argument("--ops", action="store_true", help="also compare op by op, by kind")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     old_lib = load_library("plan_kernel_ab", args.against)
@@ -42,6 +49,9 @@ def main() -> None:
     for batch in args.batch:
         print(compare(model, calib[:batch].contiguous(), held[:batch].contiguous(),
                       old_lib.actsparse_plan_run, args.threads, args.repeats))
+        if args.ops:
+            print(compare_ops(model, calib[:batch].contiguous(), held[:batch].contiguous(),
+                              old_lib, args.threads, args.repeats))
 
 
 def compare(model: torch.nn.Module, calib: torch.Tensor, x: torch.Tensor, old_run: Any,
@@ -75,6 +85,44 @@ def compare(model: torch.nn.Module, calib: torch.Tensor, x: torch.Tensor, old_ru
     if callable(ort):
         line += f", ORT {med[2] * 1e3:.2f} ms, new/ORT {med[1] / med[2]:.3f}"
     return line + f"; max |new - old| {diff:.2e}, top-1 as the model: {top1}"
+
+def compare_ops(model: torch.nn.Module, calib: torch.Tensor, x: torch.Tensor, old_lib: Any,
+                threads: int, repeats: int) -> str:
+    """Lines per op kind: the median seconds inside the old and the current kernel, each op
+    timed by the kernel itself, the two kernels alternating call by call on ``x``."""
+    prog = program_of(model, calib)
+    new_run = prog._run
+    new_lib = plan_kernel()
+    assert new_run is not None and new_lib is not None
+    old_run = old_lib.actsparse_plan_run
+    old_run.argtypes, old_run.restype = new_run.argtypes, new_run.restype
+    old_lib.actsparse_plan_time_ops.argtypes = [ctypes.c_void_p]
+    kernels = [(old_lib, old_run), (new_lib, new_run)]
+    runs = torch.zeros(2, repeats, len(prog.ops), dtype=torch.float64)
+    try:
+        for r in range(-3, repeats):  # three warm-up rounds
+            for k, (lib, run) in enumerate(kernels):
+                prog._run = run
+                if r >= 0:
+                    lib.actsparse_plan_time_ops(runs[k, r].data_ptr())
+                prog._launch(x, False, threads)
+                lib.actsparse_plan_time_ops(None)
+    finally:
+        prog._run = new_run
+    med = runs.median(dim=1).values
+    by_kind: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for j, op in enumerate(prog.ops):
+        for k in range(2):
+            by_kind[op_kind(op)][k] += float(med[k, j])
+    total = [float(med[k].sum()) for k in range(2)]
+    lines = [f"  ops inside the kernel: old {total[0] * 1e3:.2f} ms, new {total[1] * 1e3:.2f} ms,"
+             f" new/old {total[1] / total[0]:.3f}"]
+    for kind, (o, n) in sorted(by_kind.items(), key=lambda kv: -kv[1][0]):
+        if o > 0:
+            lines.append(f"    {kind:12s} old {o * 1e3:7.3f} ms  new {n * 1e3:7.3f} ms  "
+                         f"new/old {n / o:.3f}")
+    return "\n".join(lines)
+
 
 if __name__ == "__main__":
     main()
