@@ -43,7 +43,7 @@ from actsparse.train.checkpoint import (
     restore,
     save_checkpoint,
 )
-from actsparse.train.models import ARCHS, CNN, MLP, build_model, model_config
+from actsparse.train.models import ARCHS, build_model, model_config
 from actsparse.train.run_metrics import densities, evaluate, write_metrics
 from actsparse.train.spec import SparsitySpec, parse_sparsity
 
@@ -194,7 +194,7 @@ def _resume(
     return ckpt.history
 
 
-def _report(model: CNN | MLP, train_data: Any, test_data: Any, history: list[dict[str, Any]],
+def _report(model: Any, train_data: Any, test_data: Any, history: list[dict[str, Any]],
             command: str | None) -> dict[str, Any]:
     """Accuracies, test-set density of the hidden layers, and time."""
     t0 = time.perf_counter()
