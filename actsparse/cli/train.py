@@ -45,10 +45,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "train", help="train a small model with induced activation sparsity")
     recsys = RecsysConfig()
     p.add_argument("--model", required=True, choices=MODELS,
-                   help=f"{MULT_DAE}: a recommender on ratings data")
+                   help=f"ds-cnn, gsc-cnn: keyword spotting; {MULT_DAE}: a recommender")
     p.add_argument("--data", required=True,
-                   help="mnist, fashion-mnist or digits; for mult-dae movielens-100k or "
-                        "movielens:PATH (u.data, ratings.dat, ratings.csv, .inter)")
+                   help="mnist, fashion-mnist or digits (cnn, mlp); speech-commands (synthesised) "
+                        "or speech-commands:PATH (a Google Speech Commands folder) for ds-cnn, "
+                        "gsc-cnn; movielens-100k or movielens:PATH (u.data, ratings.dat, "
+                        "ratings.csv, .inter) for mult-dae")
     p.add_argument("--sparsity", default="none", help=SPARSITY_HELP + " (default: none)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help=f"(default: {defaults.epochs}; {recsys.epochs} for {MULT_DAE})")
@@ -58,7 +60,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--lr-decay", type=fraction, default=None,
                    help=f"learning rate factor per epoch (default: {defaults.lr_decay:g}; "
                         f"{recsys.lr_decay:g} for {MULT_DAE})")
-    add_limit(p, help="use the first N training images")
+    p.add_argument("--patience", type=positive_int, default=None,
+                   help="speech: stop after N epochs without a better val accuracy")
+    add_limit(p, help="use the first N training images (clips)")
     add_out(p, help="output folder (checkpoint, metrics.json)")
     p.add_argument("--resume", action="store_true",
                    help="continue after the last complete epoch of the checkpoint in --out")
@@ -91,6 +95,8 @@ def command_line(args: argparse.Namespace) -> str:
              "--sparsity", args.sparsity, "--epochs", str(epochs), "--seed", str(args.seed),
              "--batch-size", str(args.batch_size), "--lr", f"{args.lr:g}",
              "--lr-decay", f"{lr_decay:g}", "--out", str(args.out)]
+    if getattr(args, "patience", None) is not None:
+        words += ["--patience", str(args.patience)]
     if args.limit is not None:
         words += ["--limit", str(args.limit)]
     if args.threads is not None:
@@ -112,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         model=args.model, data=args.data, sparsity=args.sparsity, epochs=epochs,
         seed=args.seed, batch_size=args.batch_size, lr=args.lr, lr_decay=lr_decay,
-        train_limit=args.limit,
+        train_limit=args.limit, patience=args.patience,
     )
     command = command_line(args)
     set_threads(args.threads)
@@ -121,6 +127,11 @@ def run(args: argparse.Namespace) -> int:
     dens = ", ".join(f"{k} {v:.3f}" for k, v in metrics["density"].items())
     print(f"test accuracy {metrics['test_accuracy']:.4f}, train accuracy "
           f"{metrics['train_accuracy']:.4f}; density {dens}")
+    if "best_epoch" in metrics:
+        held = metrics["heldout_engine_accuracy"]
+        print(f"epoch {metrics['best_epoch']} of {metrics['epochs_run']} chosen on val (accuracy "
+              f"{metrics['val_accuracy']:.4f})" + ("" if held is None else
+                                                    f"; held-out engine accuracy {held:.4f}"))
     print(f"wrote {Path(args.out) / 'metrics.json'}")
     return 0
 

@@ -14,6 +14,14 @@ dictionary from random patches of the training images (deterministic from the se
 global generator is left untouched); it is a buffer of the model, so a resumed run takes it
 from the checkpoint instead of learning it again. The time it took is recorded as
 ``dictionary_seconds`` in the first epoch's history entry and counted in ``seconds``.
+
+Speech (``ds-cnn`` / ``gsc-cnn`` on ``speech-commands`` or ``speech-commands:PATH``, see
+:mod:`~actsparse.train.speech_inputs`) trains on the 'train' split and is selected on 'val':
+each epoch's val accuracy goes into the history, the weights of the best epoch so far (the
+first, on ties) are kept in ``best.safetensors``, and the metrics are those of that epoch's
+model: test accuracy and density, the held-out engine's accuracy (the synthesised set only;
+``None`` for a GSC folder). ``patience=P`` stops after ``P`` epochs without a better val
+accuracy.
 """
 
 from __future__ import annotations
@@ -43,13 +51,15 @@ from actsparse.train.checkpoint import (
     restore,
     save_checkpoint,
 )
-from actsparse.train.models import ARCHS, CNN, MLP, build_model, model_config
+from actsparse.train.models import ARCHS, build_model, model_config
 from actsparse.train.run_metrics import densities, evaluate, write_metrics
 from actsparse.train.spec import SparsitySpec, parse_sparsity
+from actsparse.train.speech_inputs import check_model_fits_data, is_speech_data, speech_splits
 from actsparse.zoo.ratings import is_ratings_name
 
 # How an sc front end's dictionary is learned (part of the run's identity in a checkpoint).
 SC_DICTIONARY: dict[str, int] = {"n_patches": 10000, "n_epochs": 2, "batch_size": 256}
+BEST_FILE = "best.safetensors"  # speech runs: the checkpoint of the best val epoch
 
 
 @dataclass(frozen=True)
@@ -71,14 +81,16 @@ class TrainConfig:
     lr_decay: float = 0.7  # per epoch; lr * lr_decay**epoch is independent of `epochs`
     train_limit: int | None = None  # first N training images (tests, quick looks)
     test_limit: int | None = None
+    patience: int | None = None  # speech: stop after this many epochs without a better val
+
 
     def check(self) -> SparsitySpec:
         """Validate the settings; return the parsed sparsity spec."""
         if self.model not in ARCHS:
             raise ValueError(f"unknown model {self.model!r}; choose one of: {', '.join(ARCHS)}")
         if is_ratings_name(self.data):
-            raise ValueError(f"--model {self.model} trains on images; {self.data!r} is ratings "
-                             "data: use --model mult-dae")
+            raise ValueError(f"--model {self.model} trains on images or speech; {self.data!r} is "
+                             "ratings data: use --model mult-dae")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -86,16 +98,18 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 < self.lr_decay <= 1:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
-        for name in ("train_limit", "test_limit"):
+        check_model_fits_data(self.model, self.data)
+        for name in ("train_limit", "test_limit", "patience"):
             limit = getattr(self, name)
             if limit is not None and limit < 1:
                 raise ValueError(f"{name} must be >= 1 (or None for all the data), got {limit}")
         return parse_sparsity(self.sparsity)
 
     def identity(self) -> dict[str, Any]:
-        """The settings a checkpoint must share to be resumed (all but ``epochs``)."""
+        """The settings a checkpoint must share to be resumed (all but ``epochs``, ``patience``)."""
         d = asdict(self)
         d.pop("epochs")
+        d.pop("patience")
         return d
 
 
@@ -130,11 +144,18 @@ def train(
     """
     spec = config.check()
     out = Path(out)
-    train_data = _image_data(zoo.load_data(config.data, split="train", limit=config.train_limit))
-    test_data = _image_data(zoo.load_data(config.data, split="test", limit=config.test_limit))
-    classes = int(max(train_data.labels.max(), test_data.labels.max())) + 1
+    held: dict[str, Any] = {}  # speech: val and heldout-engine, beside train and test
+    if is_speech_data(config.data):
+        held = speech_splits(config.data, config.train_limit, config.test_limit)
+        train_data, test_data = held.pop("train"), held.pop("test")
+        classes = len(train_data.classes)
+    else:
+        train_data = _image_data(zoo.load_data(config.data, "train", config.train_limit))
+        test_data = _image_data(zoo.load_data(config.data, "test", config.test_limit))
+        classes = int(max(train_data.labels.max(), test_data.labels.max())) + 1
     torch.manual_seed(config.seed)
-    mcfg = model_config(config.model, tuple(train_data.images.shape[1:]), max(classes, 2))
+    c, h, w = train_data.images.shape[1:]
+    mcfg = model_config(config.model, (c, h, w), max(classes, 2))
     model = build_model(mcfg, spec)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
@@ -156,6 +177,8 @@ def train(
     try:
         with Bars("loss {loss:.4f}", enabled=progress) as bars:
             for epoch in range(start, config.epochs):
+                if _stale(history, config.patience):
+                    break
                 t0 = time.perf_counter()
                 for group in optimizer.param_groups:
                     group["lr"] = config.lr * config.lr_decay**epoch
@@ -168,6 +191,13 @@ def train(
                 history.append({"epoch": epoch + 1, "loss": loss, "steps": steps,
                                 "seconds": time.perf_counter() - t0, **setup})
                 setup = {}
+                if "val" in held:
+                    history[-1]["val_accuracy"] = evaluate(model, held["val"].images,
+                                                           held["val"].labels)[0]
+                    if _best_epoch(history) == epoch + 1:  # before the checkpoint: see resume
+                        save_checkpoint(out / BEST_FILE, epoch=epoch + 1, run=run, model=model,
+                                        optimizer=optimizer, generator=generator,
+                                        history=history)
                 save_checkpoint(ckpt_path, epoch=epoch + 1, run=run, model=model,
                                 optimizer=optimizer, generator=generator, history=history)
                 if on_epoch is not None:
@@ -176,7 +206,18 @@ def train(
         if penalty is not None:
             penalty.remove()
 
+    extra: dict[str, Any] = {}
+    if "val" in held:
+        best = _best_epoch(history)
+        if best != len(history):
+            model.load_state_dict(load_checkpoint(out / BEST_FILE).model)
+        extra = {"best_epoch": best, "epochs_run": len(history),
+                 "val_accuracy": history[best - 1]["val_accuracy"],
+                 "heldout_engine_accuracy": evaluate(
+                     model, held["heldout-engine"].images, held["heldout-engine"].labels)[0]
+                 if "heldout-engine" in held else None}
     metrics = _report(model, train_data, test_data, history, command)
+    metrics.update(extra)
     metrics.update(sparsity=str(spec), model=config.model, data=config.data, epochs=config.epochs,
                    config=asdict(config), model_config=mcfg.to_dict())
     write_metrics(out, metrics)
@@ -198,7 +239,7 @@ def _resume(
     return ckpt.history
 
 
-def _report(model: CNN | MLP, train_data: Any, test_data: Any, history: list[dict[str, Any]],
+def _report(model: Any, train_data: Any, test_data: Any, history: list[dict[str, Any]],
             command: str | None) -> dict[str, Any]:
     """Accuracies, test-set density of the hidden layers, and time."""
     t0 = time.perf_counter()
@@ -228,6 +269,19 @@ def _learn_dictionary(model: nn.Module, images: Tensor, seed: int) -> float:
     )
     front.set_dictionary(atoms)
     return time.perf_counter() - t0
+
+
+def _best_epoch(history: list[dict[str, Any]]) -> int:
+    """The 1-based epoch of the best val accuracy in ``history`` (the first, on ties)."""
+    scores = [h["val_accuracy"] for h in history]
+    return scores.index(max(scores)) + 1
+
+
+def _stale(history: list[dict[str, Any]], patience: int | None) -> bool:
+    """Whether ``patience`` epochs have passed since the best val accuracy."""
+    if patience is None or not history or "val_accuracy" not in history[-1]:
+        return False
+    return len(history) - _best_epoch(history) >= patience
 
 
 def _image_data(data: Any) -> Any:

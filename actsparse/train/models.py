@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
 
@@ -27,7 +27,12 @@ from actsparse.induce.topk import TopK
 from actsparse.interpret.conv_coding import SparseCodingConv2d
 from actsparse.train.spec import SparsitySpec, SparsitySpecError
 
-ARCHS = ("mlp", "cnn")
+if TYPE_CHECKING:
+    from actsparse.train.speech_models import DSCNN, GSCCNN
+
+IMAGE_ARCHS = ("mlp", "cnn")
+SPEECH_ARCHS = ("ds-cnn", "gsc-cnn")  # keyword spotting on log-mels: see speech_models
+ARCHS = (*IMAGE_ARCHS, *SPEECH_ARCHS)
 
 
 @dataclass(frozen=True)
@@ -57,17 +62,23 @@ class ModelConfig:
 
 
 def model_config(arch: str, in_shape: tuple[int, int, int], classes: int = 10) -> ModelConfig:
-    """The default configuration of ``arch`` ('mlp' or 'cnn') for ``(C, H, W)`` inputs.
+    """The default configuration of ``arch`` (one of :data:`ARCHS`) for ``(C, H, W)`` inputs.
 
     Example:
         >>> model_config("mlp", (1, 28, 28)).hidden
         (256, 256)
+        >>> model_config("ds-cnn", (1, 40, 98), 12).channels  # conv1 and 4 separable blocks
+        (64, 64, 64, 64, 64)
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown model {arch!r}; choose one of: {', '.join(ARCHS)}")
     in_shape = (int(in_shape[0]), int(in_shape[1]), int(in_shape[2]))
     if arch == "mlp":
         return ModelConfig("mlp", in_shape, classes, (), 0, 0, (256, 256))
+    if arch == "ds-cnn":  # DS-CNN-S of "Hello Edge": 64 channels, 3x3 depthwise kernels
+        return ModelConfig("ds-cnn", in_shape, classes, (64,) * 5, 3, 1, ())
+    if arch == "gsc-cnn":  # Numenta's GSC CNN: 64 and 64 channels, 5x5, fc 1000
+        return ModelConfig("gsc-cnn", in_shape, classes, (64, 64), 5, 0, (1000,))
     if min(in_shape[1:]) >= 16:
         return ModelConfig("cnn", in_shape, classes)
     return ModelConfig("cnn", in_shape, classes, (30, 60), 3, 1, (100,))  # small images
@@ -203,19 +214,28 @@ class MLP(nn.Module):
         return self.fc3(x)  # (B, classes)
 
 
-def build_model(config: ModelConfig, spec: SparsitySpec) -> CNN | MLP:
+def build_model(config: ModelConfig, spec: SparsitySpec) -> CNN | MLP | DSCNN | GSCCNN:
     """The model ``config.arch`` with the hidden activations that ``spec`` asks for.
+
+    Every model names its hidden activations in a ``hidden_layers`` list.
 
     Example:
         >>> from actsparse.train.spec import parse_sparsity
         >>> type(build_model(model_config("mlp", (1, 8, 8)), parse_sparsity("none"))).__name__
         'MLP'
+        >>> type(build_model(model_config("ds-cnn", (1, 40, 98)), parse_sparsity("none"))).__name__
+        'DSCNN'
     """
     if config.arch == "cnn":
         return CNN(config, spec)
     if config.arch == "mlp":
         return MLP(config, spec)
+    if config.arch in SPEECH_ARCHS:
+        from actsparse.train import speech_models  # it builds on this module's activations
+        cls = speech_models.DSCNN if config.arch == "ds-cnn" else speech_models.GSCCNN
+        return cls(config, spec)
     raise ValueError(f"unknown model {config.arch!r}; choose one of: {', '.join(ARCHS)}")
 
 
-__all__ = ["ARCHS", "CNN", "MLP", "ModelConfig", "build_model", "make_activation", "model_config"]
+__all__ = ["ARCHS", "CNN", "IMAGE_ARCHS", "MLP", "SPEECH_ARCHS", "ModelConfig", "build_model",
+           "make_activation", "model_config"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from actsparse.train.checkpoint import FILE_NAME, CheckpointError, load_checkpoint
-from actsparse.train.models import ModelConfig, build_model
+from actsparse.train.models import SPEECH_ARCHS, ModelConfig, build_model
 from actsparse.train.spec import parse_sparsity
 from actsparse.zoo.errors import ZooError
 from actsparse.zoo.models import register_folder_loader
@@ -55,6 +55,10 @@ def load_run_folder(path: str | Path) -> ZooModel | None:
     except (CheckpointError, KeyError, TypeError, RuntimeError) as err:
         raise ZooError(f"{folder} is not a run folder that can be loaded as a model "
                        f"({type(err).__name__}: {err})") from err
+    if config.arch in SPEECH_ARCHS:
+        raise ZooError(f"{folder} holds a keyword-spotting model ({config.arch}); the zoo's "
+                       "models take images or text, so speech run folders cannot be loaded "
+                       "as models")
     channels, size, _ = config.in_shape
     image_input = ImageInput(size, channels, (0.0,) * channels, (1.0,) * channels)
     return ZooModel(module, "image", str(folder), image_input=image_input,

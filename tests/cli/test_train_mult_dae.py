@@ -29,7 +29,8 @@ def test_kwta_run_writes_metrics_with_baselines(tmp_path: Path,
 
 @pytest.mark.parametrize(("model", "data", "message"), [
     ("mult-dae", "digits", "--model mult-dae trains on ratings"),
-    ("cnn", "movielens-100k", "--model cnn trains on images; 'movielens-100k' is ratings data"),
+    ("cnn", "movielens-100k",
+     "--model cnn trains on images or speech; 'movielens-100k' is ratings data"),
     ("mlp", "movielens:u.data", "use --model mult-dae"),
 ])
 def test_model_and_data_of_different_kinds_are_refused(

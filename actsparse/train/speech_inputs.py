@@ -1,0 +1,109 @@
+"""What the keyword-spotting models train on: log-mel features of the speech splits.
+
+A clip becomes its log-mel spectrogram (:func:`~actsparse.zoo.speech_features.log_mel`: 40
+bands x 98 frames for 1 s at 16 kHz), standardised per clip (zero mean, unit standard
+deviation), so that the input does not depend on the recording level and needs no statistics
+of the training set. Speech models take only speech data and image models only images:
+:func:`check_model_fits_data` says so in one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from actsparse import zoo
+from actsparse.train.models import SPEECH_ARCHS
+from actsparse.zoo.datasets import SPEECH_NAME
+from actsparse.zoo.speech_features import log_mel
+
+CHUNK = 256  # clips per STFT: bounds the complex spectrogram's memory
+
+
+@dataclass
+class SpeechFeatures:
+    """One split as model inputs: features ``(N, 1, 40, 98)`` and labels ``(N,)``.
+
+    ``images`` is named as in :class:`~actsparse.zoo.ImageData`, so the training loop feeds
+    both alike.
+    """
+
+    images: Tensor
+    labels: Tensor
+    classes: list[str]
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+def is_speech_data(name: str) -> bool:
+    """Whether ``--data name`` is speech: ``speech-commands`` or ``speech-commands:PATH``.
+
+    Example:
+        >>> is_speech_data("speech-commands"), is_speech_data("speech-commands:/gsc")
+        (True, True)
+        >>> is_speech_data("mnist")
+        False
+    """
+    return name == SPEECH_NAME or name.startswith(SPEECH_NAME + ":")
+
+
+def check_model_fits_data(model: str, data: str) -> None:
+    """Refuse a speech model on images and an image model on speech, in one line.
+
+    Example:
+        >>> check_model_fits_data("ds-cnn", "speech-commands")
+        >>> check_model_fits_data("ds-cnn", "mnist")
+        Traceback (most recent call last):
+        ...
+        ValueError: model 'ds-cnn' spots keywords in speech; 'mnist' is not speech: use --data
+        speech-commands (or speech-commands:PATH for a Google Speech Commands folder)
+    """
+    speech_model, speech_data = model in SPEECH_ARCHS, is_speech_data(data)
+    if speech_model and not speech_data:
+        raise ValueError(f"model {model!r} spots keywords in speech; {data!r} is not speech: use "
+                         f"--data {SPEECH_NAME} (or {SPEECH_NAME}:PATH for a Google Speech "
+                         "Commands folder)")
+    if speech_data and not speech_model:
+        raise ValueError(f"model {model!r} takes images; {data!r} is speech: use --model "
+                         f"{' or '.join(SPEECH_ARCHS)}")
+
+
+def speech_features(waves: Tensor) -> Tensor:
+    """Per-clip standardised log-mels ``(N, 1, 40, frames)`` of waves ``(N, T)``.
+
+    Example:
+        >>> x = speech_features(torch.randn(3, 16000))
+        >>> tuple(x.shape), round(float(x[0].mean()), 4), round(float(x[0].std()), 2)
+        ((3, 1, 40, 98), 0.0, 1.0)
+    """
+    parts = [log_mel(waves[i:i + CHUNK]) for i in range(0, waves.shape[0], CHUNK)]
+    db = torch.cat(parts) if parts else log_mel(torch.zeros(1, waves.shape[1]))[:0]
+    mean = db.mean(dim=(1, 2), keepdim=True)
+    std = db.std(dim=(1, 2), keepdim=True).clamp(min=1e-5)  # a silent clip stays finite
+    return ((db - mean) / std)[:, None]  # (N, 1, n_mels, frames)
+
+
+def speech_splits(data: str, train_limit: int | None = None,
+                  test_limit: int | None = None) -> dict[str, SpeechFeatures]:
+    """The splits of ``data`` as features: 'train' (``train_limit`` clips), 'val', 'test' and,
+    for the synthesised set, 'heldout-engine' (each ``test_limit`` clips).
+
+    Example:
+        >>> speech_splits("speech-commands:/nonexistent")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: Speech Commands folder /nonexistent does not exist
+    """
+    names = ["train", "val", "test"] + (["heldout-engine"] if data == SPEECH_NAME else [])
+    out = {}
+    for split in names:
+        clips = zoo.load_speech(data, split, train_limit if split == "train" else test_limit)
+        out[split] = SpeechFeatures(speech_features(clips.waves), clips.labels, clips.classes)
+    return out
+
+
+__all__ = ["SpeechFeatures", "check_model_fits_data", "is_speech_data", "speech_features",
+           "speech_splits"]
