@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from _movielens import write_u_data
 
 from actsparse.cli import main
-from tests.train.test_recsys_run import write_u_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from _movielens import write_u_data
 
 from actsparse import zoo
 from actsparse.train.checkpoint import CheckpointError
@@ -18,16 +18,6 @@ from actsparse.train.spec import SparsitySpecError, parse_sparsity
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 METRICS = ("recall@10", "ndcg@10", "recall@20", "ndcg@20")
-
-
-def write_u_data(folder: Path, users: int = 40, per_user: int = 12) -> str:
-    """A tiny ml-100k ``u.data``: three groups of users, each rating its own 10 of 30 films."""
-    rng = random.Random(0)
-    rows = [f"{u}\t{(u % 3) * 10 + rng.randrange(10) + 1}\t{rng.randint(1, 5)}\t0\n"
-            for u in range(1, users + 1) for _ in range(per_user)]
-    path = folder / "u.data"
-    path.write_text("".join(rows))
-    return f"movielens:{path}"
 
 
 @pytest.fixture(scope="module")
