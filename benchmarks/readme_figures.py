@@ -193,6 +193,44 @@ def recsys_sparse(d: dict[str, Any]) -> str:
             + provenance(d, PY + f"benchmarks.recsys_sparse --seeds {seeds} --jobs 2"))
 
 
+def recsys_robustness(d: dict[str, Any]) -> str:
+    names = {"none": "dense (tanh)", "kwta:0.1": "tanh + k-WTA 10%",
+             "dropout:0.5": "dropout 0.5 on the code", "ease": "EASE"}
+    ps = [str(float(p)) for p in d["ps"]][1:]
+    rows = ["| model | NDCG@20 at p = 0 | " + " | ".join(f"drop at p = {p}" for p in ps)
+            + " | " + " | ".join(f"drop minus dense's, p = {p}" for p in ps) + " |",
+            "|---" * (2 + 2 * len(ps)) + "|"]
+    for key, v in d["variants"].items():
+        versus = [("" if key == d["reference"] else
+                   f"{_mean_ci(d['verdicts'][key][p]['drop_minus_dense'])} "
+                   f"({d['verdicts'][key][p]['verdict']})") for p in ps]
+        rows.append(f"| {names.get(key, key)} | {_mean_ci(v['0.0']['ndcg@20'])} | "
+                    + " | ".join(_mean_ci(v[p]["drop"]) for p in ps) + " | "
+                    + " | ".join(versus) + " |")
+    seeds = " ".join(map(str, d["seeds"]))
+    return (f"{d['data']}, {len(d['seeds'])} seeds, test part; a fraction p of random unseen, "
+            "non-test items added to each test user's history; drop = 1 - NDCG@20(p) / "
+            "NDCG@20(0), mean ± 95% t-interval; the verdict is from the paired per-seed "
+            "difference.\n\n" + "\n".join(rows) + "\n\n"
+            + provenance(d, PY + f"benchmarks.recsys_robustness --runs RUNS --seeds {seeds}"))
+
+
+def recsys_scoring(d: dict[str, Any]) -> str:
+    rows = ["| scoring all items | dense torch | sparse-input Linear | speedup |",
+            "|---|---|---|---|"]
+    for name, label in (("batch1", "batch 1"), ("batch256", "batch 256")):
+        r = d[name]
+        rows.append(f"| {label} | {_time(r['dense_us'] * 1e-6)} | "
+                    f"{_time(r['sparse_us'] * 1e-6)} | {_x(r['speedup'])} |")
+    m = d["memory"]
+    return (f"{d['layer']} of a `{d['sparsity']}` run (seed {d['seed']}), on the test users' "
+            f"codes, median per call. Stored codes of {m['users']} users: dense float32 "
+            f"{m['dense_bytes'] / 1e6:.2f} MB, sparse (int16 index + float32 value, CSR) "
+            f"{m['sparse_bytes'] / 1e6:.2f} MB ({_x(m['ratio'])} smaller).\n\n"
+            + "\n".join(rows) + "\n\n"
+            + provenance(d, PY + "benchmarks.recsys_scoring --run RUN"))
+
+
 def speech_data(d: dict[str, Any]) -> str:
     rows = ["| split | clips | voices | engines | clips per class | linear probe on log-mels |",
             "|---|---|---|---|---|---|"]
@@ -214,6 +252,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "linear_kernels": linear_kernels,
     "accelerate_cnn": accelerate_cnn, "sparse_coding": sparse_coding,
     "recsys_baselines": recsys_baselines, "recsys_sparse": recsys_sparse,
+    "recsys_robustness": recsys_robustness, "recsys_scoring": recsys_scoring,
     "speech_data": speech_data,
 }
 
