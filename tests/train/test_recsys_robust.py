@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from _movielens import write_u_data
 
 from actsparse.train.recsys_robust import load_run, robustness, run_robustness
 from actsparse.train.recsys_run import RecsysConfig, train_recsys
 from actsparse.zoo.ratings_split import RatingsSplit
-from tests.train.test_recsys_run import write_u_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
