@@ -31,8 +31,10 @@ def _refuse_sc(spec: SparsitySpec, arch: str) -> None:
             f"front end; {arch} has none: use another --sparsity, or --model cnn on images")
 
 
-def _dropout(spec: SparsitySpec) -> nn.Module:
-    return nn.Dropout(spec.p) if spec.kind == "dropout" else nn.Identity()
+def _hidden(spec: SparsitySpec, shape: tuple[int, ...], name: str) -> tuple[nn.Module, nn.Module]:
+    """A hidden layer's activation from the spec, and the dropout after it (or nothing)."""
+    drop = nn.Dropout(spec.p) if spec.kind == "dropout" else nn.Identity()
+    return make_activation(spec, shape, name), drop
 
 
 class DSCNN(nn.Module):
@@ -63,21 +65,18 @@ class DSCNN(nn.Module):
         shape = (c, h1, w1)
         self.conv1 = nn.Sequential(nn.Conv2d(cin, c, (4, 10), stride=2, padding=(1, 4),
                                              bias=False), nn.BatchNorm2d(c))
-        self.act1 = make_activation(spec, shape, "act1")
-        self.drop1 = _dropout(spec)
+        self.act1, self.drop1 = _hidden(spec, shape, "act1")
         self.hidden_layers = ["act1"]
         k = config.kernel
         for b in range(1, len(config.channels)):  # blocks: act(2b) depthwise, act(2b+1) 1x1
-            dw, pw = 2 * b, 2 * b + 1
-            self.add_module(f"conv{dw}", nn.Sequential(
-                nn.Conv2d(c, c, k, padding=k // 2, groups=c, bias=False), nn.BatchNorm2d(c)))
-            self.add_module(f"act{dw}", make_activation(spec, shape, f"act{dw}"))
-            self.add_module(f"drop{dw}", _dropout(spec))
-            self.add_module(f"conv{pw}", nn.Sequential(
-                nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c)))
-            self.add_module(f"act{pw}", make_activation(spec, shape, f"act{pw}"))
-            self.add_module(f"drop{pw}", _dropout(spec))
-            self.hidden_layers += [f"act{dw}", f"act{pw}"]
+            depthwise = nn.Conv2d(c, c, k, padding=k // 2, groups=c, bias=False)
+            pointwise = nn.Conv2d(c, c, 1, bias=False)
+            for i, conv in ((2 * b, depthwise), (2 * b + 1, pointwise)):
+                act, drop = _hidden(spec, shape, f"act{i}")
+                self.add_module(f"conv{i}", nn.Sequential(conv, nn.BatchNorm2d(c)))
+                self.add_module(f"act{i}", act)
+                self.add_module(f"drop{i}", drop)
+                self.hidden_layers.append(f"act{i}")
         self.stages = [(getattr(self, f"conv{i}"), getattr(self, f"act{i}"),
                         getattr(self, f"drop{i}")) for i in range(1, len(self.hidden_layers) + 1)]
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -115,16 +114,13 @@ class GSCCNN(nn.Module):
         self.conv1 = nn.Conv2d(cin, c1, k)
         self.bn1 = nn.BatchNorm2d(c1, affine=False)
         self.pool1 = nn.MaxPool2d(2)
-        self.act1 = make_activation(spec, (c1, h1, w1), "act1")
-        self.drop1 = _dropout(spec)
+        self.act1, self.drop1 = _hidden(spec, (c1, h1, w1), "act1")
         self.conv2 = nn.Conv2d(c1, c2, k)
         self.bn2 = nn.BatchNorm2d(c2, affine=False)
         self.pool2 = nn.MaxPool2d(2)
-        self.act2 = make_activation(spec, (c2, h2, w2), "act2")
-        self.drop2 = _dropout(spec)
+        self.act2, self.drop2 = _hidden(spec, (c2, h2, w2), "act2")
         self.fc1 = nn.Linear(c2 * h2 * w2, config.hidden[0])
-        self.act3 = make_activation(spec, (config.hidden[0],), "act3")
-        self.drop3 = _dropout(spec)
+        self.act3, self.drop3 = _hidden(spec, (config.hidden[0],), "act3")
         self.fc2 = nn.Linear(config.hidden[0], config.classes)
         self.hidden_layers = ["act1", "act2", "act3"]
 
