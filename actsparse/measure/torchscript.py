@@ -51,6 +51,7 @@ class ScriptTaps:
                 "and load scripted.state_dict() into it."
             )
         self.names = [self._name(n, i) for i, n in enumerate(nodes)]
+        self.skipped: list[str] = []
         ret = graph.return_node()
         values = [ret.inputsAt(0)] + [n.output() for n in nodes]
         packed = graph.create("prim::TupleConstruct", values)
