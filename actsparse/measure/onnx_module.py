@@ -29,6 +29,7 @@ class OnnxModule(nn.Module):
     Args:
         model: a ``.onnx`` path, its bytes or an ``onnx.ModelProto``.
         threads: onnxruntime intra-op threads (default: ``torch.get_num_threads()``).
+        rename: maps the graph's node names to the layer names reported (default: as they are).
 
     Positional arguments follow the graph's inputs in order, keyword arguments name them;
     numbers become arrays of the input's type. It returns the output tensor, or a tuple of them.
@@ -46,16 +47,20 @@ class OnnxModule(nn.Module):
         ([[0.0, 3.0]], [('act', [[0.0, 3.0]])])
     """
 
-    def __init__(self, model: str | Path | bytes | Any, threads: int | None = None) -> None:
+    def __init__(self, model: str | Path | bytes | Any, threads: int | None = None,
+                 rename: Callable[[str], str] | None = None) -> None:
         super().__init__()
         self.source = str(model) if isinstance(model, str | Path) else type(model).__name__
         self.taps = OnnxTaps(model, threads=threads or torch.get_num_threads())
+        self._names = {n: rename(n) if rename else n for n in self.taps.names}
+        if len(set(self._names.values())) < len(self._names):
+            raise ValueError("rename gives two activation nodes the same layer name")
         self._observer: Observer | None = None
 
     @property
     def layer_names(self) -> list[str]:
         """The names of the activation nodes that calls report."""
-        return list(self.taps.names)
+        return [self._names[n] for n in self.taps.names]
 
     @contextmanager
     def observed(self, observer: Observer) -> Iterator[OnnxModule]:
@@ -70,7 +75,7 @@ class OnnxModule(nn.Module):
         outputs, acts = self.taps.run(self.taps.feeds(args, kwargs))
         if self._observer is not None:
             for name, a in acts:
-                self._observer(name, torch.from_numpy(a))
+                self._observer(self._names[name], torch.from_numpy(a))
         tensors = tuple(torch.from_numpy(o) for o in outputs)
         return tensors[0] if len(tensors) == 1 else tensors
 

@@ -23,6 +23,11 @@ ACTIVATION_OPS = ("Relu", "Sigmoid", "Tanh", "Gelu", "LeakyRelu", "HardSwish", "
                   "Elu", "Selu", "Celu", "Softplus", "PRelu", "Mish", "ThresholdedRelu")
 CLIP = "Clip"  # a Clip with a lower bound of 0 is a ReLU6 (or a ReLU capped elsewhere)
 LOOPS = ("Loop", "Scan")
+CONVS = ("Conv", "ConvTranspose", "ConvInteger", "QLinearConv")
+# ops that keep a tensor's layout: a chain of them between a Conv and an activation keeps the
+# activation channels-first
+SAME_LAYOUT = (*ACTIVATION_OPS, CLIP, "BatchNormalization", "InstanceNormalization", "Add",
+               "Sub", "Mul", "Div", "Cast", "Identity", "Dropout", "Neg", "Abs", "Sqrt", "Pow")
 TAP_PREFIX = "actsparse_tap"
 
 
@@ -57,7 +62,10 @@ class OnnxTaps:
     """Run an ONNX model in onnxruntime and return its outputs and activation tensors.
 
     Layer names are the node names (``"/encoder/0/activation/Relu"``), or the op and its order
-    in the graph (``"Relu.0"``) where a node has no name.
+    in the graph (``"Relu.0"``) where a node has no name. A rank-3 activation next to a Conv
+    (through ops that keep the layout) is ``(N, C, L)``, channels first as ONNX convolutions
+    are: it is returned as ``(N, C, L, 1)``, so that its channels count as units and ``L`` as
+    positions, as for a 2-d convolution (a rank-3 tensor elsewhere is ``(N, T, D)``).
 
     Args:
         model: a ``.onnx`` path, its bytes or an ``onnx.ModelProto`` (left unchanged).
@@ -97,6 +105,7 @@ class OnnxTaps:
                 f"from 0, ...) outside Loop/Scan bodies{where}, so there is nothing to profile"
             )
         self.names = [name for name, _ in taps]
+        self.channels_first = set(self._counter.channels_first)
         for _, value in taps:
             graph.output.append(onnx.helper.make_empty_tensor_value_info(value))
         options = ort.SessionOptions()
@@ -149,7 +158,8 @@ class OnnxTaps:
         """Run once: the model's outputs, and ``(name, activation)`` of every tap that ran."""
         values = self.session.run(None, feeds)
         n = len(self.output_names)
-        acts = [(name, a) for name, a in zip(self.names, values[n:], strict=True) if a.size]
+        acts = [(name, a[..., None] if a.ndim == 3 and name in self.channels_first else a)
+                for name, a in zip(self.names, values[n:], strict=True) if a.size]
         return list(values[:n]), acts
 
 
@@ -159,6 +169,7 @@ class _Counter:
     def __init__(self) -> None:
         self.values = 0
         self.ops: dict[str, int] = {}
+        self.channels_first: set[str] = set()
 
     def value(self) -> str:
         self.values += 1
@@ -178,9 +189,12 @@ def _tap_graph(graph: Any, counter: _Counter, skipped: list[str], top: bool = Fa
     onnx = _import("onnx")
     constants = _constants(graph)
     consumers: dict[str, list[Any]] = {}
+    producers: dict[str, Any] = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
+        for name in node.output:
+            producers[name] = node
     taps: list[tuple[str, str]] = []
     extra: list[Any] = []  # Identity nodes that copy a tap out under its own name
     for node in list(graph.node):
@@ -189,6 +203,8 @@ def _tap_graph(graph: Any, counter: _Counter, skipped: list[str], top: bool = Fa
             silu = _silu_product(node, consumers)
             value = silu.output[0] if silu is not None else node.output[0]
             name = counter.layer(silu if silu is not None else node)
+            if _next_to_conv(node, producers, consumers):
+                counter.channels_first.add(name)
             copy = counter.value()
             extra.append(onnx.helper.make_node("Identity", [value], [copy]))
             taps.append((name, copy))
@@ -273,6 +289,22 @@ def _value_types(graph: Any) -> dict[str, Any]:
                     copy.name = out
                     types[out] = copy
     return types
+
+
+def _next_to_conv(node: Any, producers: dict[str, Any], consumers: dict[str, list[Any]],
+                  depth: int = 6) -> bool:
+    """Whether a Conv feeds ``node`` or is fed by it through ops that keep the layout."""
+    back, ahead = [node], [node]
+    for _ in range(depth):
+        back = [producers[v] for n in back for v in n.input[:1] if v in producers]
+        ahead = [c for n in ahead for v in n.output for c in consumers.get(v, [])]
+        if any(n.op_type in CONVS for n in back + ahead):
+            return True
+        back = [n for n in back if n.op_type in SAME_LAYOUT]
+        ahead = [n for n in ahead if n.op_type in SAME_LAYOUT]
+        if not back and not ahead:
+            return False
+    return False
 
 
 def _constants(graph: Any) -> dict[str, np.ndarray]:

@@ -169,3 +169,27 @@ def test_no_activation_node_and_layers_argument_are_explained() -> None:
         actsparse.profile(OnnxModule(_loop_model()), [torch.randn(2, 3)], layers=["top"])
     with pytest.raises(TypeError, match="takes 1 inputs"):
         OnnxModule(_loop_model())(torch.randn(2, 3), torch.randn(2, 3))
+
+
+def test_a_conv1d_activation_counts_its_channels_as_units(tmp_path: Path) -> None:
+    net = nn.Sequential(nn.Conv1d(2, 5, 3), nn.ReLU(), nn.Flatten(), nn.Linear(5 * 6, 3),
+                        nn.Tanh()).eval()
+    x = torch.randn(7, 2, 8)
+    model = OnnxModule(_export(net, x, tmp_path / "c1d.onnx"), threads=1)
+    prof = actsparse.profile(model, [x])
+    conv_act, fc_act = (prof[n] for n in prof.names)
+    with torch.no_grad():
+        ref = net[1](net[0](x))  # (7, 5, 6): channels first
+    assert (conv_act.units, conv_act.spatial, conv_act.samples) == (5, (6, 1), 7)
+    torch.testing.assert_close(conv_act.firing_rate(), (ref != 0).double().mean((0, 2)))
+    assert (fc_act.units, fc_act.spatial) == (3, ())  # a rank-2 tensor stays (N, D)
+
+
+def test_a_rank3_activation_away_from_convs_is_read_as_tokens(tmp_path: Path) -> None:
+    net = nn.Sequential(nn.Linear(4, 6), nn.ReLU()).eval()
+    x = torch.randn(3, 5, 4)  # (batch, tokens, features)
+    model = OnnxModule(_export(net, x, tmp_path / "tok.onnx"), threads=1)
+    ort, eager = actsparse.profile(model, [x]), actsparse.profile(net, [x])
+    (name,) = ort.names
+    assert (ort[name].units, ort[name].samples) == (eager["1"].units, eager["1"].samples) == (6, 15)
+    torch.testing.assert_close(ort[name].firing_rate(), eager["1"].firing_rate())
