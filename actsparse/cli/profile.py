@@ -27,6 +27,7 @@ from actsparse.cli.common import (
     check_data_fits,
     offline,
 )
+from actsparse.zoo.datasets import SPEECH_NAME
 
 EXAMPLE_IMAGES = 6  # real inputs drawn with their firing maps in the report
 
@@ -82,6 +83,9 @@ def run_profile(
     data: zoo.Data | zoo.SpeechData
     if model.kind == "speech":
         data = zoo.load_speech(data_name, split=split, limit=limit)
+    elif data_name.split(":")[0] == SPEECH_NAME:
+        raise ValueError(f"{data_name!r} is speech and model {model_name!r} takes {model.kind} "
+                         "data: profile a speech model on it (--model silero-vad)")
     else:
         data = zoo.load_data(data_name, split=split, limit=limit)
         check_data_fits(model, data, data_name)

@@ -52,6 +52,7 @@ class OnnxModule(nn.Module):
         super().__init__()
         self.source = str(model) if isinstance(model, str | Path) else type(model).__name__
         self.taps = OnnxTaps(model, threads=threads or torch.get_num_threads())
+        self.graph_digest = self.taps.digest  # the model's identity: it has no parameters
         self._names = {n: rename(n) if rename else n for n in self.taps.names}
         if len(set(self._names.values())) < len(self._names):
             raise ValueError("rename gives two activation nodes the same layer name")

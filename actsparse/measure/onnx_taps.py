@@ -11,6 +11,7 @@ load only here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,7 @@ class OnnxTaps:
         onnx = _import("onnx")
         ort = _import("onnxruntime")
         proto = load_onnx(model)
+        self.digest = hashlib.sha256(proto.SerializeToString()).hexdigest()[:16]
         with contextlib.suppress(Exception):  # inference helps (tap ranks, dtypes); not needed
             proto = onnx.shape_inference.infer_shapes(proto)
         graph = proto.graph
@@ -143,7 +145,10 @@ class OnnxTaps:
         named.update(kwargs)
         missing = [n for n in self.input_names if n not in named]
         if missing:
-            raise TypeError(f"the ONNX model needs its inputs {', '.join(missing)}")
+            raise TypeError(
+                f"the ONNX model takes the inputs {', '.join(self.input_names)} and was not "
+                f"given {', '.join(missing)}: call it with every input (in Python, batches of "
+                "dicts {input name: tensor}); for silero-vad's file use --model silero-vad")
         feeds = {}
         for name, value in named.items():
             if hasattr(value, "detach"):  # a torch tensor

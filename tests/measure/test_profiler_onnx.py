@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 import actsparse
+from actsparse.measure.identity import model_fingerprint
 from actsparse.measure.onnx_module import OnnxModule
 
 onnx = pytest.importorskip("onnx")
@@ -193,3 +194,15 @@ def test_a_rank3_activation_away_from_convs_is_read_as_tokens(tmp_path: Path) ->
     (name,) = ort.names
     assert (ort[name].units, ort[name].samples) == (eager["1"].units, eager["1"].samples) == (6, 15)
     torch.testing.assert_close(ort[name].firing_rate(), eager["1"].firing_rate())
+
+
+def test_two_onnx_models_have_their_own_fingerprints() -> None:
+    relu, looped = OnnxModule(_branchy()), OnnxModule(_loop_model())
+    prof = actsparse.profile(looped, [torch.randn(2, 3)])
+    assert prof.meta["model_fingerprint"] == model_fingerprint(OnnxModule(_loop_model()))
+    assert model_fingerprint(relu) != model_fingerprint(looped)
+
+
+def test_an_input_left_out_is_named() -> None:
+    with pytest.raises(TypeError, match="takes the inputs x, flag and was not given flag"):
+        OnnxModule(_branchy())(torch.randn(2, 4))
