@@ -63,8 +63,8 @@ class Profiler:
         self._onnx = [(n, m) for n, m in model.named_modules() if isinstance(m, OnnxModule)]
         if self._onnx and (layers is not None or inputs):
             raise TypeError(_onnx_module_message(self._onnx[0][1]))
-        tapped = self._script is not None or bool(self._onnx)
-        self.targets: list[Target] = [] if tapped else select_layers(model, layers, inputs)
+        self.targets: list[Target] = [] if self._script else \
+            _eager_part(model) if self._onnx else select_layers(model, layers, inputs)
         self.config = config or ProfileConfig()
         self._edges = self.config.edges()
         self._layers: dict[str, LayerProfile] = {}
@@ -77,7 +77,7 @@ class Profiler:
         for prefix, module in self._onnx:
             observe = self._observe if not prefix else self._prefixed(prefix)
             self._stack.enter_context(module.observed(observe))
-        if self._script is None and not self._onnx:
+        if self.targets:
             self._stack.enter_context(hooked(self.model, self.targets, self._observe))
         return self
 
@@ -231,7 +231,7 @@ def profile(
     if seen == 0:
         raise ValueError("batches is empty: there is nothing to profile")
     unseen = profiler.unseen()
-    if profiler.targets and len(unseen) == len(profiler.targets):
+    if profiler.targets and len(unseen) == len(profiler.targets) and not profiler._onnx:
         raise ValueError(_nothing_seen_message(model, unseen))
     if profiler._onnx and not profiler._layers:
         raise ValueError(f"no activation of the ONNX model {profiler._onnx[0][1].source} was "
@@ -249,6 +249,14 @@ def profile(
             f"profile: {_shown(unseen)}", stacklevel=2,
         )
     return result
+
+
+def _eager_part(model: nn.Module) -> list[Target]:
+    """The activation modules of a module that also holds ONNX models (none is fine)."""
+    try:
+        return select_layers(model)
+    except ValueError:  # only the ONNX models have activations
+        return []
 
 
 def _shown(names: Sequence[str], limit: int = 6) -> str:

@@ -146,13 +146,15 @@ def test_a_wrapper_around_an_onnx_model_is_profiled_under_its_attribute_name() -
         def __init__(self) -> None:
             super().__init__()
             self.inner = OnnxModule(_loop_model(), threads=1)
+            self.act = nn.ReLU()  # an eager activation beside it is hooked as usual
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.inner(self.inner(x))
+            return self.act(self.inner(self.inner(x)) - 0.5)
 
     x = torch.randn(4, 3)
     prof = actsparse.profile(Twice(), [x])
-    assert prof.names == ["inner/top"]
+    assert prof.names == ["inner/top", "act"]
+    assert prof["act"].samples == 4
     assert prof["inner/top"].samples == 8  # both calls
     second = np.tanh(np.maximum(np.tanh(x.numpy()), 0))  # the loop's relu feeds the 2nd call
     both = np.concatenate([np.tanh(x.numpy()), second])
