@@ -54,7 +54,7 @@ from actsparse.interpret import (
     false_match_probability,
     sparse_encode,
 )
-from actsparse.measure import LayerProfile, Profile, ProfileConfig, Profiler, profile
+from actsparse.measure import LayerProfile, OnnxModule, Profile, ProfileConfig, Profiler, profile
 from actsparse.report import example_maps, format_table, print_table, write_report
 from actsparse.train import run_folder as _run_folder  # noqa: F401  (registers run folders with the zoo)
 
@@ -68,6 +68,7 @@ __all__ = [
     "KWinners2d",
     "LayerProfile",
     "MagnitudeThreshold",
+    "OnnxModule",
     "Profile",
     "ProfileConfig",
     "Profiler",

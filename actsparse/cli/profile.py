@@ -2,7 +2,8 @@
 
 ``actsparse profile --model mnist-cnn --data mnist --out runs/mnist`` writes
 ``profile.safetensors`` (:meth:`Profile.load`), ``profile.json`` and ``report.html``, and
-prints the per-layer table.
+prints the per-layer table. A speech model (``silero-vad``) takes speech data
+(``speech-commands``, ``speech-commands:PATH``); an ``.onnx`` file runs in onnxruntime.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from actsparse.cli.common import (
     check_data_fits,
     offline,
 )
+from actsparse.zoo.datasets import SPEECH_NAME
 
 EXAMPLE_IMAGES = 6  # real inputs drawn with their firing maps in the report
 
@@ -78,16 +80,24 @@ def run_profile(
     """Profile a zoo (or user) model on a data set; write profile files and the report."""
     offline()
     model = zoo.load_model(model_name)
-    data = zoo.load_data(data_name, split=split, limit=limit)
-    check_data_fits(model, data, data_name)
+    data: zoo.Data | zoo.SpeechData
+    if model.kind == "speech":
+        data = zoo.load_speech(data_name, split=split, limit=limit)
+    elif data_name.split(":")[0] == SPEECH_NAME:
+        raise ValueError(f"{data_name!r} is speech and model {model_name!r} takes {model.kind} "
+                         "data: profile a speech model on it (--model silero-vad)")
+    else:
+        data = zoo.load_data(data_name, split=split, limit=limit)
+        check_data_fits(model, data, data_name)
     size = batch_size_for(model.kind, batch_size)
     batches = model.batches(data, batch_size=size, max_length=max_length)
     result = actsparse.profile(model.module, batches, layers=layers, inputs=inputs,
                                progress=progress)
     result.meta.update(model=model_name, data=data_name, split=split, limit=limit,
                        batch_size=size)
-    four_d = model.kind == "image" and data.images.ndim == 4  # type: ignore[union-attr]
-    examples = _examples(model, data) if four_d else None  # rows have no pixels to draw
+    four_d = isinstance(data, zoo.ImageData) and model.kind == "image" and data.images.ndim == 4
+    # rows have no pixels to draw, nor has speech (yet)
+    examples = _examples(model, data) if four_d and isinstance(data, zoo.ImageData) else None
     with staged_out(out) as tmp:  # all three files, or none
         result.save(tmp / "profile.safetensors")
         write_json(tmp / "profile.json", result.to_dict())

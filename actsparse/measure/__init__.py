@@ -7,6 +7,7 @@ protocol, :class:`StreamingState` / :class:`LayerStates` (:mod:`actsparse.measur
 from actsparse.measure.config import ProfileConfig
 from actsparse.measure.examples import Examples, example_maps
 from actsparse.measure.layer import LayerProfile
+from actsparse.measure.onnx_module import OnnxModule
 from actsparse.measure.profile import Profile
 from actsparse.measure.profiler import Profiler, profile
 from actsparse.measure.streaming import LayerStates, StreamingState
@@ -15,6 +16,7 @@ __all__ = [
     "Examples",
     "LayerProfile",
     "LayerStates",
+    "OnnxModule",
     "Profile",
     "ProfileConfig",
     "Profiler",

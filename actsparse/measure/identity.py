@@ -1,7 +1,8 @@
 """Which model a profile was measured on: a short fingerprint of its parameters.
 
 A profile records ``meta["model"]`` (the class name) and ``meta["model_fingerprint"]``: a hash
-of every parameter's name, shape, dtype and a sample of its values (at most
+of every parameter's name, shape, dtype and a sample of its values (and of the ``graph_digest``
+of a submodule that runs a graph outside torch, such as an ONNX model) (at most
 :data:`SAMPLED` evenly spaced values each, so it stays cheap on large models). Two models with
 the same architecture but other weights get other fingerprints; pruning, merging and loading
 use it to refuse a profile of another model.
@@ -36,6 +37,10 @@ def model_fingerprint(model: nn.Module) -> str:
             step = max(flat.numel() // SAMPLED, 1)
             sample = flat[::step][:SAMPLED].double().cpu()
             digest.update(sample.numpy().tobytes())
+    for name, module in model.named_modules():  # a graph run outside torch holds its weights
+        graph_digest = getattr(module, "graph_digest", None)
+        if isinstance(graph_digest, str):
+            digest.update(f"{name}:{graph_digest};".encode())
     return digest.hexdigest()[:16]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack, nullcontext
 from typing import Any
 
@@ -18,6 +18,7 @@ from actsparse.measure.batches import iter_calls
 from actsparse.measure.config import ProfileConfig
 from actsparse.measure.identity import model_fingerprint
 from actsparse.measure.layer import LayerProfile
+from actsparse.measure.onnx_module import OnnxModule
 from actsparse.measure.profile import Profile
 from actsparse.measure.state import as_samples_units_positions, new_state
 from actsparse.measure.torchscript import ScriptTaps
@@ -58,7 +59,12 @@ class Profiler:
             if layers is not None or inputs:
                 raise TypeError(_script_module_message(model))
             self._script = ScriptTaps(model)  # hooks never run in TorchScript: tap the graph
-        self.targets: list[Target] = [] if self._script else select_layers(model, layers, inputs)
+        # ONNX models (alone or inside a wrapper) report their graph's activations themselves
+        self._onnx = [(n, m) for n, m in model.named_modules() if isinstance(m, OnnxModule)]
+        if self._onnx and (layers is not None or inputs):
+            raise TypeError(_onnx_module_message(self._onnx[0][1]))
+        self.targets: list[Target] = [] if self._script else \
+            _eager_part(model) if self._onnx else select_layers(model, layers, inputs)
         self.config = config or ProfileConfig()
         self._edges = self.config.edges()
         self._layers: dict[str, LayerProfile] = {}
@@ -68,9 +74,17 @@ class Profiler:
 
     def __enter__(self) -> Profiler:
         self._stack = ExitStack()
-        if self._script is None:
+        for prefix, module in self._onnx:
+            observe = self._observe if not prefix else self._prefixed(prefix)
+            self._stack.enter_context(module.observed(observe))
+        if self.targets:
             self._stack.enter_context(hooked(self.model, self.targets, self._observe))
         return self
+
+    def _prefixed(self, prefix: str) -> Callable[[str, Tensor], None]:
+        def observe(name: str, x: Tensor) -> None:
+            self._observe(f"{prefix}/{name}", x)
+        return observe
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
         if self._stack is not None:
@@ -104,6 +118,14 @@ class Profiler:
     def set_mask(self, mask: Tensor | None) -> None:
         """Measure only the (batch, token) positions where ``mask`` is nonzero from now on."""
         self._mask = None if mask is None or bool(mask.all()) else mask.bool()
+
+    def unreached(self) -> list[str]:
+        """Activation nodes of a TorchScript or ONNX graph that the taps cannot reach (inside
+        loops), which are therefore not in the profile."""
+        found = [] if self._script is None else list(self._script.skipped)
+        for prefix, module in self._onnx:
+            found += [f"{prefix}/{n}" if prefix else n for n in module.taps.skipped]
+        return found
 
     def reset(self) -> None:
         """Forget what was measured so far."""
@@ -209,9 +231,15 @@ def profile(
     if seen == 0:
         raise ValueError("batches is empty: there is nothing to profile")
     unseen = profiler.unseen()
-    if profiler.targets and len(unseen) == len(profiler.targets):
+    if profiler.targets and len(unseen) == len(profiler.targets) and not profiler._onnx:
         raise ValueError(_nothing_seen_message(model, unseen))
+    if profiler._onnx and not profiler._layers:
+        raise ValueError(f"no activation of the ONNX model {profiler._onnx[0][1].source} was "
+                         "seen: the batches never called it")
     result = profiler.result
+    unreached = profiler.unreached()
+    if unreached:
+        result.meta["unreached_layers"] = unreached
     result.meta.update(batches=seen, seconds=round(time.perf_counter() - started, 3),
                        model_fingerprint=fingerprint)
     if unseen:
@@ -221,6 +249,14 @@ def profile(
             f"profile: {_shown(unseen)}", stacklevel=2,
         )
     return result
+
+
+def _eager_part(model: nn.Module) -> list[Target]:
+    """The activation modules of a module that also holds ONNX models (none is fine)."""
+    try:
+        return select_layers(model)
+    except ValueError:  # only the ONNX models have activations
+        return []
 
 
 def _shown(names: Sequence[str], limit: int = 6) -> str:
@@ -240,6 +276,14 @@ def _script_module_message(model: nn.Module) -> str:
         "TorchScript never runs. Leave them out, or profile the eager nn.Module it was made "
         "from (build the model class and load its state_dict: scripted.state_dict() holds the "
         "same weights)."
+    )
+
+
+def _onnx_module_message(module: OnnxModule) -> str:
+    return (
+        f"{module.source} is an ONNX model run by onnxruntime: its activation nodes "
+        f"({_shown(module.layer_names, 3)}) are profiled from the graph, but layers= and "
+        "inputs=True need Python hooks, which onnxruntime never runs. Leave them out."
     )
 
 

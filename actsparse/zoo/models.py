@@ -18,6 +18,7 @@ MODELS: dict[str, Callable[[], ZooModel]] = {
     "mobilenetv2": pretrained.mobilenetv2,
     "minilm": pretrained.minilm,
     "smollm2": pretrained.smollm2,
+    "silero-vad": pretrained.silero_vad,
 }
 
 
@@ -45,7 +46,7 @@ def available_models() -> list[str]:
 
     Example:
         >>> available_models()
-        ['mnist-cnn', 'mobilenetv2', 'minilm', 'smollm2']
+        ['mnist-cnn', 'mobilenetv2', 'minilm', 'smollm2', 'silero-vad']
     """
     return list(MODELS)
 

@@ -1,4 +1,5 @@
-"""The packaged pretrained models: MNIST CNN, MobileNetV2, all-MiniLM-L6-v2, SmolLM2-135M.
+"""The packaged pretrained models: MNIST CNN, MobileNetV2, all-MiniLM-L6-v2, SmolLM2-135M,
+silero-vad.
 
 Each loader finds its package with ``importlib.util.find_spec`` (so a missing one raises a
 MissingAssetError with the pip command) and returns a ZooModel in eval mode, float32, on the
@@ -15,6 +16,7 @@ from torch import nn
 from actsparse.zoo.assets import CCEXAM, MINILM, MOBILENET, SMOLLM2
 from actsparse.zoo.hf import load_hf
 from actsparse.zoo.mobilenet import MobileNetV2
+from actsparse.zoo.silero import SAMPLE_RATE, SileroVad
 from actsparse.zoo.zoo_model import ImageInput, ZooModel
 
 MNIST_INPUT = ImageInput(28, 1, (0.1307,), (0.3081,))
@@ -92,3 +94,19 @@ def smollm2() -> ZooModel:
     os.environ["HF_HUB_OFFLINE"] = "1"  # a packaged model must never reach for the hub
     folder = SMOLLM2.file(SMOLLM2_GGUF).parent
     return load_hf(folder, name="smollm2", gguf_file=SMOLLM2_GGUF, local_only=True)
+
+
+def silero_vad() -> ZooModel:
+    """silero-vad 6.2.3, the voice-activity detector as it ships: ONNX, run by onnxruntime.
+
+    It takes 16 kHz clips ``(B, T)``, streamed in 512-sample chunks with the model's LSTM state
+    carried over (:class:`~actsparse.zoo.silero.SileroVad`), and returns a speech probability
+    per chunk. Its activations are read from the ONNX graph, not by hooks.
+
+    Example:
+        >>> zm = silero_vad()
+        >>> zm.kind, zm.module.layer_names[:2]
+        ('speech', ['encoder/0/activation/Relu', 'encoder/1/activation/Relu'])
+    """
+    return ZooModel(SileroVad(), "speech", "silero-vad", sample_rate=SAMPLE_RATE,
+                    classes=["speech"])

@@ -1,4 +1,4 @@
-"""A user's own model file: TorchScript, or a whole ``nn.Module`` saved with ``torch.save``."""
+"""A user's own model file: TorchScript, ONNX, or a whole ``nn.Module`` (``torch.save``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from actsparse.measure.onnx_module import OnnxModule
 from actsparse.zoo.errors import ZooError
 from actsparse.zoo.zoo_model import ZooModel
 
-MODEL_SUFFIXES = (".pt", ".pth", ".pkl", ".jit", ".torchscript", ".ts", ".bin")
+MODEL_SUFFIXES = (".pt", ".pth", ".pkl", ".jit", ".torchscript", ".ts", ".bin", ".onnx")
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -23,7 +24,10 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def load_module_file(path: str | Path) -> nn.Module:
-    """Load a TorchScript file, or a pickled full ``nn.Module`` saved with ``torch.save``.
+    """Load a TorchScript file, an ONNX file, or a pickled full ``nn.Module`` (``torch.save``).
+
+    An ``.onnx`` file becomes an :class:`~actsparse.measure.onnx_module.OnnxModule`, run by
+    onnxruntime (the ``onnx`` extra), whose activation nodes the profiler reads.
 
     A pickled module is loaded with ``torch.load(weights_only=False)``, which runs code from
     the file: this happens only for a path the user passed explicitly, never for a zoo name,
@@ -40,6 +44,8 @@ def load_module_file(path: str | Path) -> nn.Module:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
+    if path.suffix.lower() == ".onnx":
+        return OnnxModule(path)
     if _is_torchscript(path):
         return torch.jit.load(str(path), map_location="cpu")
     try:

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from actsparse.zoo.data import Data, ImageData, TextData
+from actsparse.zoo.speech_data import SpeechData
 from actsparse.zoo.transforms import center_view, grid_crops, normalize, to_channels
 
 Crops = Literal["grid", "center"]
@@ -52,12 +53,13 @@ class ZooModel:
 
     Attributes:
         module: the ``nn.Module``, in eval mode, on the CPU, gradients untouched.
-        kind: 'image' or 'text'.
+        kind: 'image', 'text' or 'speech' (batches of waves ``(B, T)`` at ``sample_rate``).
         name: the zoo name or the path it was loaded from.
         tokenizer: the Hugging Face tokenizer of a text model.
         image_input: the input an image model expects; None for a user's own module, whose
             images are batched as they are.
         classes: names of the output classes, where known.
+        sample_rate: the audio rate a speech model takes.
 
     Example:
         >>> from actsparse.zoo.data import ImageData
@@ -74,10 +76,11 @@ class ZooModel:
     tokenizer: Any = None
     image_input: ImageInput | None = None
     classes: list[str] = field(default_factory=list)
+    sample_rate: int = 16000
 
     def __post_init__(self) -> None:
-        if self.kind not in ("image", "text"):
-            raise ValueError(f"kind must be 'image' or 'text', not {self.kind!r}")
+        if self.kind not in ("image", "text", "speech"):
+            raise ValueError(f"kind must be 'image', 'text' or 'speech', not {self.kind!r}")
         self.module.eval()
 
     def views(self, images: Tensor, crops: Crops = "grid") -> Tensor:
@@ -121,9 +124,10 @@ class ZooModel:
         spec = self.image_input
         return views if spec is None else normalize(views, spec.mean, spec.std)
 
-    def batches(self, data: Data, batch_size: int = 32, limit: int | None = None,
+    def batches(self, data: Data | SpeechData, batch_size: int = 32, limit: int | None = None,
                 max_length: int = 128, crops: Crops = "grid") -> Iterator[Any]:
-        """Model inputs for ``data``: normalised image tensors, or dicts of tokenizer outputs.
+        """Model inputs for ``data``: normalised image tensors, dicts of tokenizer outputs, or
+        waves ``(B, T)`` of speech clips.
 
         The arguments are checked at once; the batches are made lazily, as they are consumed.
 
@@ -148,6 +152,12 @@ class ZooModel:
         if data.kind != self.kind:
             raise TypeError(f"model {self.name!r} takes {self.kind} data, "
                             f"got {data.kind} data {data.name!r}")
+        if isinstance(data, SpeechData):
+            if data.sample_rate != self.sample_rate:
+                raise ValueError(f"model {self.name!r} takes {self.sample_rate} Hz audio; "
+                                 f"{data.name!r} is {data.sample_rate} Hz")
+            waves = data.waves[:limit]
+            return (waves[start:start + batch_size] for start in range(0, len(waves), batch_size))
         if isinstance(data, TextData):
             if self.tokenizer is None:
                 raise TypeError(f"model {self.name!r} has no tokenizer, so it cannot take text")

@@ -64,3 +64,52 @@ def test_profiler_context_on_a_script_module_points_to_profile() -> None:
     with pytest.raises(TypeError, match=r"actsparse.profile\(scripted"), \
             actsparse.Profiler(scripted):
         scripted(_batches()[0])
+
+
+class _Gated(nn.Module):
+    """An ``if`` on an input picks the branch; a loop holds another activation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wide = nn.Linear(4, 6)
+        self.narrow = nn.Linear(4, 6)
+        self.relu = nn.ReLU()
+        self.tanh = nn.Tanh()
+
+    def forward(self, x: torch.Tensor, wide: bool, steps: int = 0) -> torch.Tensor:
+        h = self.relu(self.wide(x)) if wide else self.tanh(self.narrow(x))  # a prim::If
+        for _ in range(steps):
+            h = F.leaky_relu(h)
+        return h
+
+
+def test_activations_inside_if_branches_give_the_eager_statistics() -> None:
+    net = _Gated().eval()
+    taps = torch.jit.script(net)
+    gen = torch.Generator().manual_seed(1)
+    calls = [(torch.randn(5, 4, generator=gen), wide) for wide in (True, False, True)]
+    with actsparse.Profiler(net, layers=["relu", "tanh"]) as eager, torch.no_grad():
+        for x, wide in calls:
+            net(x, wide)
+    with actsparse.Profiler(taps) as ts, torch.no_grad():
+        for x, wide in calls:
+            ts.forward(x, wide)
+    assert ts.unreached() == ["loop/leaky_relu"]
+    assert ts.result.names == ["relu.0", "tanh.1"]
+    for t_name, e_name in [("relu.0", "relu"), ("tanh.1", "tanh")]:
+        t, e = ts.result[t_name], eager.result[e_name]
+        assert t.samples == e.samples and t.units == e.units == 6
+        torch.testing.assert_close(t.firing_rate(), e.firing_rate())
+        assert t.summary()["max"] == pytest.approx(e.summary()["max"])
+    assert ts.result["relu.0"].samples == 10 and ts.result["tanh.1"].samples == 5
+
+
+def test_a_module_whose_only_activation_sits_in_a_loop_is_explained() -> None:
+    class Looped(nn.Module):
+        def forward(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+            for _ in range(steps):
+                x = torch.relu(x)
+            return x
+
+    with pytest.raises(ValueError, match="inside loops, which are not reached: loop/relu"):
+        actsparse.Profiler(torch.jit.script(Looped()))

@@ -32,7 +32,7 @@ def predict(model: zoo.ZooModel, data: zoo.Data, **kwargs: Any) -> torch.Tensor:
 
 
 def test_available_models() -> None:
-    assert zoo.available_models() == ["mnist-cnn", "mobilenetv2", "minilm", "smollm2"]
+    assert zoo.available_models() == ["mnist-cnn", "mobilenetv2", "minilm", "smollm2", "silero-vad"]
 
 
 def test_mnist_cnn_accuracy(mnist_cnn: zoo.ZooModel) -> None:
