@@ -47,6 +47,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--reuse", default=None, metavar="RUNS",
                    help="ratings only: the --runs folder of benchmarks.recsys_sparse; its "
                         "finished runs of the same config are linked in instead of trained")
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="ratings only: runs trained in parallel processes, one thread each "
+                        "(default: 1)")
     p.add_argument("--train-limit", type=positive_int, default=None,
                    help="train on the first N training images (default: all)")
     p.add_argument("--test-limit", type=positive_int, default=None,
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         study = study_module.run_study(  # looked up here: tests replace it
             args.data, args.seeds, epochs, Path(args.out), variants=args.variants,
             train_limit=args.train_limit, test_limit=args.test_limit,
-            progress=not args.no_progress, reuse=args.reuse)
+            progress=not args.no_progress, reuse=args.reuse, jobs=args.jobs)
     except KeyboardInterrupt:
         print("\ninterrupted: the finished epochs and runs are saved; run the same command "
               "again to resume", file=sys.stderr)

@@ -22,6 +22,7 @@ import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,7 @@ def run_recsys_study(
     *,
     variants: Sequence[str] | None = None,
     reuse: str | Path | None = None,
+    jobs: int = 1,
     progress: bool = True,
     settings: RecsysMeasureSettings | None = None,
     links: dict[str, str] | None = None,
@@ -109,6 +111,8 @@ def run_recsys_study(
         out: the study folder.
         variants: names from :data:`RECSYS_VARIANTS` (must include ``dense``); default all.
         reuse: a ``benchmarks.recsys_sparse --runs`` folder whose finished runs are reused.
+        jobs: runs trained in parallel processes, one torch thread each (1: in this process,
+            one after another); the measurements follow, one run at a time.
         progress: print a line per run.
         settings: measurement settings (:class:`RecsysMeasureSettings`).
         links: ``{label: relative path}`` of other reports to link from the page.
@@ -125,29 +129,32 @@ def run_recsys_study(
     runs: dict[str, list[dict[str, Any]]] = {v.name: [] for v in chosen}
     units: dict[str, Any] = {}
     reused: list[str] = []
-    total, done = seeds * len(chosen), 0
-    bars = progress and sys.stdout.isatty()
-    for seed in range(seeds):
-        for v in chosen:
-            t1 = time.perf_counter()
-            cfg = RecsysConfig(data=data, sparsity=v.spec, seed=seed, epochs=epochs)
-            path = run_dir(out, v.name, seed)
-            adopted = reuse is not None and adopt_run(path, cfg, benchmark_run(reuse, v.spec,
-                                                                              seed))
-            if adopted:
-                reused.append(f"{v.name}/seed{seed}")
-            metrics, status = ensure_run(path, cfg, progress=bars, trainer=train_recsys)
-            measured = measure_recsys_run(path, cfg, metrics, settings)
-            runs[v.name].append({k: x for k, x in measured.items() if k not in DROP})
-            if seed == 0:
-                units[v.name] = measured.get("units")
-            done += 1
-            if progress:
-                print(f"[{done}/{total}] {v.name} seed {seed}: "
-                      f"{'reused' if adopted else status}; NDCG@20 {measured['ndcg@20']:.4f}"
-                      f", drop {measured['robustness']['drop_max']:.3f}, density "
-                      f"{measured['density']:.3f} ({time.perf_counter() - t1:.0f} s)",
-                      flush=True)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a whole number >= 1, got {jobs!r}")
+    total = seeds * len(chosen)
+    bars = progress and sys.stdout.isatty() and jobs == 1
+    plan = [(v, seed, RecsysConfig(data=data, sparsity=v.spec, seed=seed, epochs=epochs),
+             run_dir(out, v.name, seed)) for seed in range(seeds) for v in chosen]
+    for v, seed, cfg, path in plan:
+        if reuse is not None and adopt_run(path, cfg, benchmark_run(reuse, v.spec, seed)):
+            reused.append(f"{v.name}/seed{seed}")
+    trained = _train_parallel([(cfg, path) for _, _, cfg, path in plan], jobs, progress)
+    for done, (v, seed, cfg, path) in enumerate(plan, 1):
+        # one run at a time: measure (and train what is left when jobs is 1)
+        t1 = time.perf_counter()
+        adopted = f"{v.name}/seed{seed}" in reused
+        metrics, status = ensure_run(path, cfg, progress=bars, trainer=train_recsys)
+        status = trained.get(path, status)
+        measured = measure_recsys_run(path, cfg, metrics, settings)
+        runs[v.name].append({k: x for k, x in measured.items() if k not in DROP})
+        if seed == 0:
+            units[v.name] = measured.get("units")
+        if progress:
+            print(f"[{done}/{total}] {v.name} seed {seed}: "
+                  f"{'reused' if adopted else status}; NDCG@20 {measured['ndcg@20']:.4f}"
+                  f", drop {measured['robustness']['drop_max']:.3f}, density "
+                  f"{measured['density']:.3f} ({time.perf_counter() - t1:.0f} s)",
+                  flush=True)
     study = build_recsys_study(data=data, seeds=seeds, epochs=epochs, variants=chosen,
                                skipped=skipped, runs=runs, settings=settings)
     study["units"] = units
@@ -159,6 +166,25 @@ def run_recsys_study(
     if progress:
         print(f"wrote {out / 'study.json'} and {out / 'report.html'}")
     return study
+
+
+def _train_one(config: RecsysConfig, path: Path) -> str:
+    """Train (or resume) one run on one torch thread; what was done (a worker's job)."""
+    torch.set_num_threads(1)
+    return ensure_run(path, config, trainer=train_recsys)[1]
+
+
+def _train_parallel(runs: list[tuple[RecsysConfig, Path]], jobs: int, progress: bool
+                    ) -> dict[Path, str]:
+    """Train the unfinished ``runs`` in ``jobs`` processes (none when ``jobs`` is 1)."""
+    todo = [(cfg, path) for cfg, path in runs if finished_metrics(path, cfg) is None]
+    if jobs == 1 or not todo:
+        return {}
+    if progress:
+        print(f"training {len(todo)} run(s) in {jobs} processes, one thread each", flush=True)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {path: pool.submit(_train_one, cfg, path) for cfg, path in todo}
+        return {path: f.result() for path, f in futures.items()}
 
 
 def build_recsys_study(

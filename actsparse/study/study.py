@@ -69,13 +69,14 @@ def run_study(
     settings: MeasureSettings | RecsysMeasureSettings | None = None,
     links: dict[str, str] | None = None,
     reuse: str | Path | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Train and measure every variant x seed, then write ``study.json`` and ``report.html``.
 
     Ratings data (``movielens-100k``, ``movielens:PATH``) is the recommender study,
     :func:`actsparse.study.recsys_study.run_recsys_study` (its variants, metrics and claims;
-    ``reuse`` a ``benchmarks.recsys_sparse`` runs folder); the rest of this docstring is the
-    image study's.
+    ``reuse`` a ``benchmarks.recsys_sparse`` runs folder, ``jobs`` runs trained in parallel);
+    the rest of this docstring is the image study's.
 
     Args:
         data: ``mnist``, ``fashion-mnist`` (or ``digits``, tiny, for tests).
@@ -98,11 +99,14 @@ def run_study(
 
         assert settings is None or isinstance(settings, RecsysMeasureSettings)
         return run_recsys_study(data, seeds, epochs, out, variants=variants, reuse=reuse,
-                                progress=progress, settings=settings, links=links)
+                                jobs=jobs, progress=progress, settings=settings, links=links)
     _check(data, seeds, epochs, train_limit, test_limit)
     if reuse is not None:
         raise ValueError(f"--reuse takes the run folders of benchmarks.recsys_sparse: it "
                          f"applies to ratings data (movielens-100k), not to {data!r}")
+    if jobs != 1:
+        raise ValueError(f"--jobs trains ratings runs in parallel; an image study trains its "
+                         f"runs one after another (got jobs={jobs!r} for {data!r})")
     if isinstance(settings, RecsysMeasureSettings):
         raise ValueError(f"RecsysMeasureSettings are for ratings data, not {data!r}")
     _check_image_variants(variants)

@@ -44,6 +44,7 @@ def test_ratings_data_and_reuse_parse() -> None:
     (["--threads", "0"], "--threads must be >= 1"),
     (["--reuse", "runs/rs"], "--reuse takes the run folders of benchmarks.recsys_sparse"),
     (["--variants", "dense", "topk"], "variant(s) topk are for ratings studies"),
+    (["--jobs", "2"], "an image study trains its runs one after another"),
 ])
 def test_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                           message: str) -> None:

@@ -105,6 +105,22 @@ def test_refusals(tmp_path: Path, kwargs: dict, message: str) -> None:
     assert not (tmp_path / "s").exists()
 
 
-def test_image_studies_refuse_reuse(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="applies to ratings data"):
-        run_study("digits", 2, 1, tmp_path / "s", reuse=tmp_path, progress=False)
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"reuse": "runs"}, "applies to ratings data"),
+    ({"jobs": 2}, "an image study trains its runs one after another"),
+])
+def test_image_studies_refuse_ratings_options(tmp_path: Path, kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        run_study("digits", 2, 1, tmp_path / "s", progress=False, **kwargs)
+
+
+def test_jobs_train_in_parallel_what_a_sequential_study_trains(tiny: dict, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]
+                                                               ) -> None:
+    study = run_study(tiny["data"], 2, EPOCHS, tmp_path / "s", variants=["dense", "kwta"],
+                      jobs=2, settings=SETTINGS)
+    printed = capsys.readouterr().out
+    assert "training 4 run(s) in 2 processes" in printed and printed.count(": trained;") == 4
+    for v in ("dense", "kwta"):  # the same seeded runs as the study trained one by one
+        assert ([r["ndcg@20"] for r in study["runs"][v]]
+                == [r["ndcg@20"] for r in tiny["study"]["runs"][v]])
