@@ -135,9 +135,15 @@ def run_recsys_study(
     bars = progress and sys.stdout.isatty() and jobs == 1
     plan = [(v, seed, RecsysConfig(data=data, sparsity=v.spec, seed=seed, epochs=epochs),
              run_dir(out, v.name, seed)) for seed in range(seeds) for v in chosen]
+    if reuse is not None and not Path(reuse).is_dir():
+        raise ValueError(f"--reuse {reuse}: no such folder (give the --runs folder of "
+                         "benchmarks.recsys_sparse)")
     for v, seed, cfg, path in plan:
         if reuse is not None and adopt_run(path, cfg, benchmark_run(reuse, v.spec, seed)):
             reused.append(f"{v.name}/seed{seed}")
+    if progress and reuse is not None:
+        print(f"reused {len(reused)} run(s) from {reuse} (runs of other configs, or already "
+              "in the study, are not taken)", flush=True)
     trained = _train_parallel([(cfg, path) for _, _, cfg, path in plan], jobs, progress)
     for done, (v, seed, cfg, path) in enumerate(plan, 1):
         # one run at a time: measure (and train what is left when jobs is 1)

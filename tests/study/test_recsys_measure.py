@@ -111,3 +111,16 @@ def test_genre_helpers() -> None:
     assert x.sum(1).tolist() == [1.0] * 4 and y.tolist() == [1, 0, 1, 0]
     seen = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
     assert user_genre_labels(seen, films).tolist() == [1, 0, -1]
+
+
+def test_tiny_users_are_labelled_with_the_genre_of_their_group(tmp_path: Path) -> None:
+    from actsparse.zoo.ratings import load_ratings
+    from actsparse.zoo.ratings_split import interactions
+
+    data = write_u_data(tmp_path)
+    write_u_item(tmp_path)
+    r = load_ratings(data)
+    films, names = genre_matrix(r.genres)
+    labels = user_genre_labels(interactions(r), films)
+    groups = [GROUP_GENRES[(i + 1) % 3] for i in range(r.num_users)]  # raw id i + 1
+    assert [names[i] for i in labels.tolist()] == groups  # user u rates films of group u % 3

@@ -98,6 +98,7 @@ def test_adopt_run_takes_only_the_same_config(tiny: dict, tmp_path: Path) -> Non
     ({"variants": ["dense", "hoyer"]}, "are for image studies"),
     ({"variants": ["dense", "bogus"]}, "unknown variant"),
     ({"settings": MeasureSettings()}, "MeasureSettings are for image studies"),
+    ({"reuse": "/nonexistent/runs"}, "--reuse /nonexistent/runs: no such folder"),
 ])
 def test_refusals(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
