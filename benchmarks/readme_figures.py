@@ -231,6 +231,37 @@ def recsys_scoring(d: dict[str, Any]) -> str:
             + provenance(d, PY + "benchmarks.recsys_scoring --run RUN"))
 
 
+def _summary(s: dict[str, Any] | None, digits: int = 3) -> str:
+    """``mean ± half-width`` of a study Summary (``mean (n=1)`` without an interval)."""
+    if s is None:
+        return "-"
+    if s["hi"] is None:
+        return f"{s['mean']:.{digits}f} (n=1)"
+    return f"{s['mean']:.{digits}f} ± {s['hi'] - s['mean']:.{digits}f}"
+
+
+def recsys_study(d: dict[str, Any]) -> str:
+    claims = ["| claim | measure | dense | best sparse variant | verdict |",
+              "|---|---|---|---|---|"]
+    for c in d["claims"]:
+        best = "-" if c["best"] is None else f"{c['best']}: {_summary(c['best_summary'])}"
+        claims.append(f"| {c['text']} | {c['metric_label']} | {_summary(c['dense'])} | {best} "
+                      f"| {c['verdict']} |")
+    shown = list(d["metrics"])
+    rows = ["| variant | " + " | ".join(d["metrics"][m]["label"] for m in shown) + " |",
+            "|---" * (1 + len(shown)) + "|"]
+    for v in d["variants"]:
+        mark = "" if v["sparse"] else " (not sparse)"
+        rows.append(f"| {v['name']}{mark} | "
+                    + " | ".join(_summary(d["summary"][v["name"]][m]) for m in shown) + " |")
+    ease = d["baselines"]["ease"]["ndcg@20"]
+    return (f"{d['data']}, {d['seeds']} seeds, {d['epochs']} epochs (best validation epoch), "
+            f"test part; mean ± 95% t-interval; EASE's NDCG@20 {_summary(ease)}. The verdicts "
+            "are computed by the study's rule (the best sparse variant's interval against "
+            "dense's).\n\n" + "\n".join(claims) + "\n\n" + "\n".join(rows) + "\n\n"
+            + provenance(d, PY + f"benchmarks.recsys_study --reuse RUNS --seeds {d['seeds']}"))
+
+
 def speech_data(d: dict[str, Any]) -> str:
     rows = ["| split | clips | voices | engines | clips per class | linear probe on log-mels |",
             "|---|---|---|---|---|---|"]
@@ -253,6 +284,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "accelerate_cnn": accelerate_cnn, "sparse_coding": sparse_coding,
     "recsys_baselines": recsys_baselines, "recsys_sparse": recsys_sparse,
     "recsys_robustness": recsys_robustness, "recsys_scoring": recsys_scoring,
+    "recsys_study": recsys_study,
     "speech_data": speech_data,
 }
 

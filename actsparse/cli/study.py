@@ -9,7 +9,12 @@ from typing import Any
 
 from actsparse.cli.common import add_no_progress, add_out, add_threads, positive_int, set_threads
 from actsparse.study import study as study_module
+from actsparse.study.recsys_claims import RECSYS_VARIANTS
 from actsparse.study.variants import VARIANTS
+from actsparse.train.recsys_run import RecsysConfig
+from actsparse.zoo.ratings import is_ratings_name
+
+IMAGE_EPOCHS = 3
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -20,19 +25,31 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         >>> p = add_parser(parser.add_subparsers(dest="command"))
         >>> args = parser.parse_args(["study", "--data", "mnist", "--out", "runs/s"])
         >>> args.seeds, args.epochs, args.variants, args.train_limit
-        (3, 3, None, None)
+        (3, None, None, None)
+        >>> parser.parse_args(["study", "--data", "movielens:ml-1m", "--out", "s"]).data
+        'movielens:ml-1m'
     """
     p: argparse.ArgumentParser = sub.add_parser(
         "study", help="train dense and sparse variants over seeds, measure the claims about "
                       "sparse representations, write study.json and report.html")
-    p.add_argument("--data", required=True, choices=("mnist", "fashion-mnist", "digits"),
-                   help="data set (digits: tiny 8x8 images, for a quick check)")
+    p.add_argument("--data", required=True, type=study_data,
+                   help="mnist, fashion-mnist, digits (tiny 8x8 images, for a quick check), "
+                        "or ratings: movielens-100k or movielens:PATH (the recommender study)")
     p.add_argument("--seeds", type=positive_int, default=3,
                    help="seeds 0..N-1 per variant (default: 3; 2+ for confidence intervals)")
-    p.add_argument("--epochs", type=positive_int, default=3, help="training epochs (default: 3)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help=f"training epochs (default: {IMAGE_EPOCHS}; {RecsysConfig().epochs} for "
+                        "ratings, the best validation epoch kept)")
     p.add_argument("--variants", nargs="+", default=None, metavar="NAME",
-                   help=f"subset of: {', '.join(VARIANTS)} (must include dense; default: all "
-                        "that can be trained)")
+                   help=f"subset of: {', '.join(VARIANTS)} (images) or "
+                        f"{', '.join(RECSYS_VARIANTS)} (ratings); must include dense; default: "
+                        "all that can be trained")
+    p.add_argument("--reuse", default=None, metavar="RUNS",
+                   help="ratings only: the --runs folder of benchmarks.recsys_sparse; its "
+                        "finished runs of the same config are linked in instead of trained")
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="ratings only: runs trained in parallel processes, one thread each "
+                        "(default: 1)")
     p.add_argument("--train-limit", type=positive_int, default=None,
                    help="train on the first N training images (default: all)")
     p.add_argument("--test-limit", type=positive_int, default=None,
@@ -50,10 +67,12 @@ def run(args: argparse.Namespace) -> int:
     """
     set_threads(args.threads)
     try:
+        epochs = args.epochs or (RecsysConfig().epochs if is_ratings_name(args.data)
+                                 else IMAGE_EPOCHS)
         study = study_module.run_study(  # looked up here: tests replace it
-            args.data, args.seeds, args.epochs, Path(args.out), variants=args.variants,
+            args.data, args.seeds, epochs, Path(args.out), variants=args.variants,
             train_limit=args.train_limit, test_limit=args.test_limit,
-            progress=not args.no_progress)
+            progress=not args.no_progress, reuse=args.reuse, jobs=args.jobs)
     except KeyboardInterrupt:
         print("\ninterrupted: the finished epochs and runs are saved; run the same command "
               "again to resume", file=sys.stderr)
@@ -61,6 +80,25 @@ def run(args: argparse.Namespace) -> int:
     print(claims_text(study))
     print(f"report: {(Path(args.out) / 'report.html').resolve()}")
     return 0
+
+
+def study_data(text: str) -> str:
+    """An argparse ``type``: an image data set of the study, or ratings data.
+
+    Example:
+        >>> study_data("movielens-100k"), study_data("mnist")
+        ('movielens-100k', 'mnist')
+        >>> study_data("cifar")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: unknown data 'cifar'; choose mnist, fashion-mnist, digits, \
+movielens-100k or movielens:PATH
+    """
+    if text in study_module.DATASETS or is_ratings_name(text):
+        return text
+    raise argparse.ArgumentTypeError(f"unknown data {text!r}; choose "
+                                     f"{', '.join(study_module.DATASETS)}, movielens-100k or "
+                                     "movielens:PATH")
 
 
 def claims_text(study: dict[str, Any]) -> str:

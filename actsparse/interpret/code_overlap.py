@@ -43,6 +43,8 @@ class Overlap:
             diagonal over distinct pairs within a class. NaN where no pair counts.
         within: mean of the diagonal (each class weighted equally).
         between: mean of the off-diagonal entries (each pair of classes weighted equally).
+        pairwise: mean Jaccard over every pair of distinct samples, whatever their classes
+            (each pair weighted equally; pairs of two empty codes left out).
         density: fraction of the layer's units active per sample, over all samples seen
             (for :func:`overlap_vs_density`, the fraction kept per sample).
         chance: expected Jaccard of two random codes with as many active units
@@ -63,6 +65,7 @@ class Overlap:
     classes: tuple[int, ...] = ()
     counts: tuple[int, ...] = ()
     units: int = 0
+    pairwise: float = float("nan")
 
     @property
     def between_over_chance(self) -> float:
@@ -79,6 +82,7 @@ class Overlap:
         """
         return {
             "within": json_float(self.within), "between": json_float(self.between),
+            "pairwise": json_float(self.pairwise),
             "density": json_float(self.density), "chance": json_float(self.chance),
             "chance_rates": json_float(self.chance_rates),
             "between_over_chance": json_float(self.between_over_chance),
@@ -98,6 +102,8 @@ def overlap_from_codes(codes: Tensor, labels: Tensor, *, density: float | None =
         >>> o = overlap_from_codes(codes, torch.tensor([0, 0, 1, 1]))
         >>> o.matrix.mul(6).round().tolist(), round(o.within * 6, 6), round(o.between * 6, 6)
         ([[6.0, 1.0], [1.0, 2.0]], 4.0, 1.0)
+        >>> round(o.pairwise * 3, 6)  # the 6 pairs: 1, 0, 1/3, 0, 1/3, 1/3; mean 1/3
+        1.0
     """
     if codes.dim() != 2 or labels.shape != (codes.shape[0],):
         raise ValueError(f"codes must be (N, units) and labels (N,), got {tuple(codes.shape)} "
@@ -115,12 +121,13 @@ def overlap_from_codes(codes: Tensor, labels: Tensor, *, density: float | None =
     pairs = onehot.T @ v @ onehot
     matrix = torch.where(pairs > 0, sums / pairs.clamp_min(1), torch.full_like(sums, math.nan))
     off = ~torch.eye(classes.numel(), dtype=torch.bool)
+    pairwise = float((J * v).sum() / v.sum()) if bool(v.any()) else math.nan
     units = codes.shape[1]
     d = float(codes.double().mean()) if density is None else density
     return Overlap(
         matrix, _nanmean(matrix.diagonal()), _nanmean(matrix[off]), d,
         random_jaccard(units, round(d * units)), chance_rates,
-        tuple(int(c) for c in classes), tuple(int(n) for n in onehot.sum(0)), units)
+        tuple(int(c) for c in classes), tuple(int(n) for n in onehot.sum(0)), units, pairwise)
 
 
 def _nanmean(t: Tensor) -> float:

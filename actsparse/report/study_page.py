@@ -72,6 +72,10 @@ def render(study: Mapping[str, Any], metrics: Mapping[str, Metric]) -> str:
     """
     title = f"actsparse study: dense vs sparse on {study.get('data', '?')}"
     runs: Mapping[str, Sequence[Mapping[str, Any]]] = study.get("runs", {})
+    page = study.get("page")
+    if page:  # another workload's study says what to show
+        return document(title, _workload_sections(study, page, metrics), header=_intro(study),
+                        extra_css=EXTRA_CSS, footer="Written by actsparse study.")
     sections = [
         _section("Claims", _claims(study)),
         _section("Numenta's MNIST table", _anchor(study.get("anchor") or {})),
@@ -110,6 +114,33 @@ def render(study: Mapping[str, Any], metrics: Mapping[str, Metric]) -> str:
                     footer="Written by actsparse study.")
 
 
+def _workload_sections(study: Mapping[str, Any], page: Mapping[str, Any],
+                       metrics: Mapping[str, Metric]) -> list[str]:
+    """The sections of a study whose ``page`` entry names its columns, tables and method
+    (the recommender study's): claims, results, the tables, runs and method."""
+    runs: Mapping[str, Sequence[Mapping[str, Any]]] = study.get("runs", {})
+    sections = [_section("Claims", _claims(study)),
+                _section("Results", _results(study, metrics, page.get("result_metrics")))]
+    for t in page.get("tables", []):
+        sections.append(_section(t["title"], _table(t["header"], t["rows"], t.get("note"))))
+    sections.append(_section("Runs", _runs_table(runs, metrics, page.get("run_columns"))))
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in page.get("method", []))
+    sections.append(_section("Method", f"<dl>{items}</dl>"))
+    sections.append(_links(study.get("links") or {}))
+    return sections
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], note: str | None) -> str:
+    """A table of text cells (escaped), the first column a name, with a note below."""
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    first = '<td class="name">'
+    body = "".join("<tr>" + "".join(
+        f'{first if i == 0 else "<td>"}{escape(str(c))}</td>' for i, c in enumerate(r))
+        + "</tr>" for r in rows)
+    foot = f'<p class="note">{escape(note)}</p>' if note else ""
+    return f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>{foot}'
+
+
 # ---- text sections ---------------------------------------------------------------------------
 
 def _section(title: str, body: str) -> str:
@@ -123,8 +154,8 @@ def _intro(study: Mapping[str, Any]) -> str:
         "data": study.get("data"),
         "seeds": study.get("seeds"),
         "epochs": study.get("epochs"),
-        "training images": study.get("train_limit") or "all",
-        "test images": study.get("test_limit") or "all",
+        **({} if study.get("page") else {"training images": study.get("train_limit") or "all",
+                                          "test images": study.get("test_limit") or "all"}),
         "variants": variants,
         "budget": ", ".join(f"{k} {v}" for k, v in budget.items() if k != "seeds"),
         "left out": "; ".join(f"{k}: {v}" for k, v in (study.get("skipped_variants") or {}
@@ -176,14 +207,16 @@ def _anchor(anchor: Mapping[str, Any]) -> str:
             "110,000 on the 10,000 test images.</p>")
 
 
-def _results(study: Mapping[str, Any], metrics: Mapping[str, Metric]) -> str:
+def _results(study: Mapping[str, Any], metrics: Mapping[str, Metric],
+             columns: Sequence[str] | None = None) -> str:
     summary: Mapping[str, Mapping[str, Any]] = study.get("summary", {})
-    head = "".join(f"<th>{escape(metrics[m].label)}</th>" for m in RESULT_METRICS)
+    columns = RESULT_METRICS if columns is None else columns
+    head = "".join(f"<th>{escape(metrics[m].label)}</th>" for m in columns)
     rows = []
     for v in study.get("variants", []):
         found = summary.get(v["name"], {})
         cells = "".join(f"<td>{escape(_metric_ci(found.get(m), metrics[m]))}</td>"
-                        for m in RESULT_METRICS)
+                        for m in columns)
         mark = "" if v["sparse"] else " (not sparse)"
         rows.append(f'<tr><td class="name">{escape(v["name"] + mark)}</td>{cells}</tr>')
     return (f'<div class="scroll"><table><tr><th class="name">variant</th>{head}</tr>'
@@ -224,8 +257,9 @@ def _per_layer(study: Mapping[str, Any]) -> str:
 
 
 def _runs_table(runs: Mapping[str, Sequence[Mapping[str, Any]]],
-                metrics: Mapping[str, Metric]) -> str:
-    cols = ("test_accuracy", "noise_score", "mean_density", "params_after", "speedup_vs_dense")
+                metrics: Mapping[str, Metric], columns: Sequence[str] | None = None) -> str:
+    cols = columns or ("test_accuracy", "noise_score", "mean_density", "params_after",
+                       "speedup_vs_dense")
     head = "".join(f"<th>{escape(metrics[c].label)}</th>" for c in cols)
     rows = []
     for variant, rs in runs.items():

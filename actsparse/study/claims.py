@@ -8,7 +8,7 @@ a control and is not counted as sparse.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,9 +119,13 @@ def best_variant(summaries: Mapping[str, Mapping[str, Summary | None]], sparse: 
 
 
 def claims_table(summaries: Mapping[str, Mapping[str, Summary | None]], sparse: list[str],
-                 baseline: str = "dense") -> list[dict[str, Any]]:
+                 baseline: str = "dense", *, claims: Sequence[Claim] = CLAIMS,
+                 metrics: Mapping[str, Metric] = METRICS) -> list[dict[str, Any]]:
     """One row per claim: the metric, dense's and the best sparse variant's summaries, every
     sparse variant's summary, the other evidence, and the verdict with its reason.
+
+    ``claims`` and ``metrics`` default to the image study's; another workload (the
+    recommender's, :mod:`actsparse.study.recsys_claims`) passes its own.
 
     Example:
         >>> from actsparse.study.stats import summarize
@@ -132,8 +136,8 @@ def claims_table(summaries: Mapping[str, Mapping[str, Summary | None]], sparse: 
         ('kwta', 'supported')
     """
     rows = []
-    for claim in CLAIMS:
-        metric = METRICS[claim.metric]
+    for claim in claims:
+        metric = metrics[claim.metric]
         best = best_variant(summaries, sparse, metric)
         dense = summaries.get(baseline, {}).get(metric.name)
         best_s = summaries.get(best, {}).get(metric.name) if best is not None else None
@@ -148,7 +152,7 @@ def claims_table(summaries: Mapping[str, Mapping[str, Summary | None]], sparse: 
             "best": best,
             "best_summary": _dict(best_s),
             "sparse": {v: _dict(summaries.get(v, {}).get(metric.name)) for v in sparse},
-            "evidence": _evidence(claim, summaries, baseline, best),
+            "evidence": _evidence(claim, summaries, baseline, best, metrics),
             "verdict": outcome,
             "reason": reason,
         })
@@ -160,11 +164,11 @@ def _dict(s: Summary | None) -> dict[str, Any] | None:
 
 
 def _evidence(claim: Claim, summaries: Mapping[str, Mapping[str, Summary | None]],
-              baseline: str, best: str | None) -> str:
+              baseline: str, best: str | None, metrics: Mapping[str, Metric]) -> str:
     """A sentence of numbers: the metric and the related ones, dense against the best."""
     parts = []
     for name in (claim.metric, *claim.also):
-        metric = METRICS[name]
+        metric = metrics[name]
         dense = metric.text(summaries.get(baseline, {}).get(name))
         text = f"{metric.label}: dense {dense}"
         if best is not None:

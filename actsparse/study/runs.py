@@ -12,6 +12,7 @@ resumes after its last complete epoch, and ends as an uninterrupted run would (s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,8 @@ def run_dir(out: str | Path, variant: str, seed: int) -> Path:
     return Path(out) / "runs" / variant / f"seed{seed}"
 
 
-def finished_metrics(path: str | Path, config: TrainConfig) -> dict[str, Any] | None:
-    """The run's ``metrics.json`` if it records exactly ``config``, else None.
+def finished_metrics(path: str | Path, config: Any) -> dict[str, Any] | None:
+    """The run's ``metrics.json`` if it records exactly ``config`` (a dataclass), else None.
 
     Example:
         >>> import tempfile
@@ -78,9 +79,13 @@ def checkpoint_epoch(path: str | Path) -> int:
     return load_checkpoint(file).epoch if file.is_file() else 0
 
 
-def ensure_run(path: str | Path, config: TrainConfig, *, progress: bool = False
-               ) -> tuple[dict[str, Any], str]:
+def ensure_run(path: str | Path, config: Any, *, progress: bool = False,
+               trainer: Callable[..., dict[str, Any]] = train) -> tuple[dict[str, Any], str]:
     """Train, resume or reuse the run in ``path``; its metrics and what was done.
+
+    ``config`` is a :class:`TrainConfig` trained by ``trainer`` (default :func:`train`), or
+    another workload's config with its trainer of the same signature (``RecsysConfig`` with
+    :func:`actsparse.train.recsys_run.train_recsys`).
 
     The status is ``'done'`` (finished before, untouched), ``'trained'`` (from scratch) or
     ``'resumed from epoch E'``.
@@ -98,6 +103,6 @@ def ensure_run(path: str | Path, config: TrainConfig, *, progress: bool = False
     if metrics is not None:
         return metrics, "done"
     start = checkpoint_epoch(path)
-    metrics = train(config, path, resume=True, progress=progress,
-                    command=f"actsparse study (run {path})")
+    metrics = trainer(config, path, resume=True, progress=progress,
+                      command=f"actsparse study (run {path})")
     return metrics, "trained" if start == 0 else f"resumed from epoch {start}"

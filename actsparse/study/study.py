@@ -14,7 +14,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,12 @@ from actsparse.study.anchor import anchor_rows
 from actsparse.study.claims import RULE, claims_table
 from actsparse.study.measurements import MeasureSettings, measure_run
 from actsparse.study.noise import white_value
+from actsparse.study.recsys_claims import RECSYS_VARIANTS
+from actsparse.study.recsys_measure import RecsysMeasureSettings
 from actsparse.study.runs import ensure_run, run_config, run_dir
 from actsparse.study.summary import (
     METRICS,
+    Metric,
     curve_summary,
     layer_summaries,
     variant_summaries,
@@ -41,9 +44,11 @@ from actsparse.study.variants import (
     LR,
     LR_DECAY,
     MODEL,
+    VARIANTS,
     Variant,
     select_variants,
 )
+from actsparse.zoo.ratings import is_ratings_name
 
 DATASETS = ("mnist", "fashion-mnist", "digits")  # digits: 8x8 images, for quick tests
 STUDY_FILE, REPORT_FILE = "study.json", "report.html"
@@ -61,10 +66,17 @@ def run_study(
     train_limit: int | None = None,
     test_limit: int | None = None,
     progress: bool = True,
-    settings: MeasureSettings | None = None,
+    settings: MeasureSettings | RecsysMeasureSettings | None = None,
     links: dict[str, str] | None = None,
+    reuse: str | Path | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Train and measure every variant x seed, then write ``study.json`` and ``report.html``.
+
+    Ratings data (``movielens-100k``, ``movielens:PATH``) is the recommender study,
+    :func:`actsparse.study.recsys_study.run_recsys_study` (its variants, metrics and claims;
+    ``reuse`` a ``benchmarks.recsys_sparse`` runs folder, ``jobs`` runs trained in parallel);
+    the rest of this docstring is the image study's.
 
     Args:
         data: ``mnist``, ``fashion-mnist`` (or ``digits``, tiny, for tests).
@@ -80,7 +92,24 @@ def run_study(
 
     Returns the content of ``study.json``.
     """
+    _check_counts(seeds, epochs)
+    if is_ratings_name(data):
+        _check_ratings(train_limit, test_limit, variants, settings)
+        from actsparse.study.recsys_study import run_recsys_study
+
+        assert settings is None or isinstance(settings, RecsysMeasureSettings)
+        return run_recsys_study(data, seeds, epochs, out, variants=variants, reuse=reuse,
+                                jobs=jobs, progress=progress, settings=settings, links=links)
     _check(data, seeds, epochs, train_limit, test_limit)
+    if reuse is not None:
+        raise ValueError(f"--reuse takes the run folders of benchmarks.recsys_sparse: it "
+                         f"applies to ratings data (movielens-100k), not to {data!r}")
+    if jobs != 1:
+        raise ValueError(f"--jobs trains ratings runs in parallel; an image study trains its "
+                         f"runs one after another (got jobs={jobs!r} for {data!r})")
+    if isinstance(settings, RecsysMeasureSettings):
+        raise ValueError(f"RecsysMeasureSettings are for ratings data, not {data!r}")
+    _check_image_variants(variants)
     chosen, skipped = select_variants(variants)
     out = Path(out)
     settings = settings or MeasureSettings()
@@ -169,12 +198,15 @@ def build_study(
     }
 
 
-def write_study(study: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
-    """Write ``study.json`` and ``report.html`` into ``out`` (both, or neither when one fails)."""
+def write_study(study: dict[str, Any], out: str | Path,
+                metrics: Mapping[str, Metric] | None = None) -> tuple[Path, Path]:
+    """Write ``study.json`` and ``report.html`` into ``out`` (both, or neither when one fails).
+
+    ``metrics`` is the study's metric table (default :data:`METRICS`, the image study's)."""
     out = Path(out)
     with staged_out(out) as tmp:
         write_json(tmp / STUDY_FILE, study, indent=1)
-        write_study_page(study, tmp / REPORT_FILE, METRICS)
+        write_study_page(study, tmp / REPORT_FILE, METRICS if metrics is None else metrics)
     return out / STUDY_FILE, out / REPORT_FILE
 
 
@@ -205,14 +237,40 @@ def _example_images(data: str, n: int) -> list[Any]:
     return [[[round(float(v), 3) for v in row] for row in img[0]] for img in images]
 
 
+def _check_counts(seeds: int, epochs: int) -> None:
+    for name, value in (("seeds", seeds), ("epochs", epochs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+def _check_ratings(train_limit: int | None, test_limit: int | None,
+                   variants: Sequence[str] | None, settings: Any) -> None:
+    """Refuse what makes no sense for a ratings study, in one line."""
+    if train_limit is not None or test_limit is not None:
+        raise ValueError("--train-limit and --test-limit cut image data; a ratings study "
+                         "uses every user (each is split 80/10/10)")
+    if isinstance(settings, MeasureSettings):
+        raise ValueError("MeasureSettings are for image studies; a ratings study takes "
+                         "RecsysMeasureSettings")
+    image_only = [n for n in variants or [] if n in VARIANTS and n not in RECSYS_VARIANTS]
+    if image_only:
+        raise ValueError(f"variant(s) {', '.join(image_only)} are for image studies; a "
+                         f"ratings study takes {', '.join(RECSYS_VARIANTS)}")
+
+
+def _check_image_variants(variants: Sequence[str] | None) -> None:
+    ratings_only = [n for n in variants or [] if n in RECSYS_VARIANTS and n not in VARIANTS]
+    if ratings_only:
+        raise ValueError(f"variant(s) {', '.join(ratings_only)} are for ratings studies "
+                         f"(movielens-100k); an image study takes {', '.join(VARIANTS)}")
+
+
 def _check(data: str, seeds: int, epochs: int, train_limit: int | None,
            test_limit: int | None) -> None:
     if data not in DATASETS:
         raise ValueError(f"unknown data {data!r} for a study; choose one of "
-                         f"{', '.join(DATASETS)}")
-    for name, value in (("seeds", seeds), ("epochs", epochs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+                         f"{', '.join(DATASETS)}, movielens-100k or movielens:PATH")
+    _check_counts(seeds, epochs)
     for name, limit in (("train_limit", train_limit), ("test_limit", test_limit)):
         if limit is not None and (not isinstance(limit, int) or limit < 20):
             raise ValueError(f"{name} must be None (all) or a whole number >= 20, got "

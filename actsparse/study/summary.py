@@ -26,7 +26,13 @@ def _layer_mean(section: str, key: str) -> Callable[[Run], float | None]:
     return read
 
 
-def _path(*keys: str) -> Callable[[Run], float | None]:
+def read_path(*keys: str) -> Callable[[Run], float | None]:
+    """A reader of ``run[k1][k2]...`` as a float (None where a key is missing or null).
+
+    Example:
+        >>> read_path("latency", "speedup")({"latency": {"speedup": 2}}), read_path("x")({})
+        (2.0, None)
+    """
     def read(run: Run) -> float | None:
         value: Any = run
         for key in keys:
@@ -65,10 +71,10 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("test_accuracy", "test accuracy (%)", _path("test_accuracy"), True, 2, 100.0),
-    Metric("gap", "train - test accuracy (points)", _path("gap"), False, 2, 100.0),
-    Metric("noise_score", "noise score", _path("noise_score"), True, 0),
-    Metric("mean_density", "mean density of hidden layers", _path("mean_density"), False, 3),
+    Metric("test_accuracy", "test accuracy (%)", read_path("test_accuracy"), True, 2, 100.0),
+    Metric("gap", "train - test accuracy (points)", read_path("gap"), False, 2, 100.0),
+    Metric("noise_score", "noise score", read_path("noise_score"), True, 0),
+    Metric("mean_density", "mean density of hidden layers", read_path("mean_density"), False, 3),
     Metric("selectivity", "mean class selectivity", _layer_mean("selectivity", "mean_index"),
            True, 3),
     Metric("overlap_between", "between-class Jaccard", _layer_mean("overlap", "between"),
@@ -76,15 +82,15 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("overlap_within", "within-class Jaccard", _layer_mean("overlap", "within"), True, 3),
     Metric("overlap_vs_chance", "between-class Jaccard / chance",
            _layer_mean("overlap", "between_over_chance"), False, 2),
-    Metric("flops_ratio", "skip-zero FLOPs / dense FLOPs", _path("flops", "ratio"), False, 3),
-    Metric("params_after", "parameters after dead-unit pruning", _path("params", "after"),
+    Metric("flops_ratio", "skip-zero FLOPs / dense FLOPs", read_path("flops", "ratio"), False, 3),
+    Metric("params_after", "parameters after dead-unit pruning", read_path("params", "after"),
            False, 0),
     Metric("speedup_vs_dense", "batch-1 speedup vs dense reference",
-           _path("latency", "speedup_vs_dense"), True, 2, 1.0, "x"),
+           read_path("latency", "speedup_vs_dense"), True, 2, 1.0, "x"),
     Metric("speedup_vs_own", "batch-1 speedup of accelerate()",
-           _path("latency", "speedup_vs_own"), True, 2, 1.0, "x"),
+           read_path("latency", "speedup_vs_own"), True, 2, 1.0, "x"),
     Metric("latency_us", "batch-1 latency after accelerate (us)",
-           _path("latency", "median_us", "accelerated"), False, 0),
+           read_path("latency", "median_us", "accelerated"), False, 0),
 )}
 
 
@@ -101,9 +107,13 @@ def metric_summary(runs: Sequence[Run], metric: Metric) -> Summary | None:
     return summarize(values) if values else None
 
 
-def variant_summaries(runs: Mapping[str, Sequence[Run]]) -> dict[str, dict[str, Summary | None]]:
-    """``{variant: {metric: Summary}}`` for every metric of :data:`METRICS`."""
-    return {v: {m.name: metric_summary(rs, m) for m in METRICS.values()}
+def variant_summaries(runs: Mapping[str, Sequence[Run]],
+                      metrics: Mapping[str, Metric] | None = None
+                      ) -> dict[str, dict[str, Summary | None]]:
+    """``{variant: {metric: Summary}}`` for every metric of ``metrics`` (default
+    :data:`METRICS`, the image study's)."""
+    table = METRICS if metrics is None else metrics
+    return {v: {m.name: metric_summary(rs, m) for m in table.values()}
             for v, rs in runs.items()}
 
 

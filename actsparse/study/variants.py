@@ -16,7 +16,7 @@ sparse variants (``sparse=True``) with ``dense`` and shows dropout beside them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -78,8 +78,14 @@ def spec_available(spec: str) -> str | None:
     return None
 
 
-def select_variants(names: Sequence[str] | None = None) -> tuple[list[Variant], dict[str, str]]:
+def select_variants(names: Sequence[str] | None = None, *,
+                    table: Mapping[str, Variant] | None = None,
+                    available: Callable[[str], str | None] = spec_available,
+                    ) -> tuple[list[Variant], dict[str, str]]:
     """The variants to run, and those left out with the reason.
+
+    ``table`` is the workload's variants (default :data:`VARIANTS`, the image study's) and
+    ``available`` says why a spec cannot be trained (None when it can).
 
     ``names`` None: every variant whose spec this version of ``actsparse.train`` parses (a
     variant it cannot parse is left out with the parser's message). Named variants must exist
@@ -94,28 +100,29 @@ def select_variants(names: Sequence[str] | None = None) -> tuple[list[Variant], 
         ...
         ValueError: the variants must include 'dense', the baseline of every comparison; got kwta
     """
+    table = VARIANTS if table is None else table
     skipped: dict[str, str] = {}
     if names is None:
         chosen = []
-        for v in VARIANTS.values():
-            why = spec_available(v.spec)
+        for v in table.values():
+            why = available(v.spec)
             if why is None:
                 chosen.append(v)
             else:
                 skipped[v.name] = why
         return chosen, skipped
-    unknown = [n for n in names if n not in VARIANTS]
+    unknown = [n for n in names if n not in table]
     if unknown:
         raise ValueError(f"unknown variant(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(VARIANTS)}")
+                         f"{', '.join(table)}")
     if len(set(names)) != len(names):
         raise ValueError(f"a variant is named twice: {', '.join(names)}")
     if BASELINE not in names:
         raise ValueError(f"the variants must include {BASELINE!r}, the baseline of every "
                          f"comparison; got {', '.join(names)}")
-    chosen = [VARIANTS[n] for n in VARIANTS if n in names]  # the study's order
+    chosen = [table[n] for n in table if n in names]  # the study's order
     for v in chosen:
-        why = spec_available(v.spec)
+        why = available(v.spec)
         if why is not None:
             raise ValueError(f"variant {v.name!r} ({v.spec}) cannot be trained by this version "
                              f"of actsparse.train: {why}")

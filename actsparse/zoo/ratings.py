@@ -2,7 +2,9 @@
 
 Raw user and item ids are re-numbered ``0 .. n-1`` in the order of their first appearance
 sorted by raw id, so the same file always gives the same matrix. Genres are read where the
-file set has them (RecBole's ``.item``); the recommender protocol does not use them.
+file set has them (RecBole's ``.item``, ml-100k's ``u.item``, ml-1m's ``movies.dat``, ml-20m's
+``movies.csv``, beside the ratings), with the titles; the recommender protocol does not use them
+(the study's interpretability measures do).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Ratings:
         name: where the data came from.
         item_ids: the raw item id of each item index (strings, as in the file).
         genres: each item's genres where known (an empty list otherwise).
+        titles: each item's title where known (an empty list otherwise).
 
     Example:
         >>> import numpy as np
@@ -48,6 +51,7 @@ class Ratings:
     name: str = ""
     item_ids: list[str] = field(default_factory=list)
     genres: list[list[str]] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
 
     kind = "ratings"
 
@@ -118,16 +122,71 @@ def read_ratings(path: str | Path) -> Ratings:
         values = np.array([float(r[2]) for r in rows], dtype=np.float32)
     except ValueError as err:
         raise DataFormatError(f"{path}: a rating is not a number ({err})") from None
-    return Ratings(users, items, values, int(users.max()) + 1, len(item_ids), str(path), item_ids)
+    data = Ratings(users, items, values, int(users.max()) + 1, len(item_ids), str(path), item_ids)
+    meta = read_items(path.parent, item_ids)
+    if meta is not None:
+        data.titles, data.genres = meta
+    return data
 
 
-def _item_genres(path: Path, item_ids: list[str]) -> list[list[str]]:
-    """Genres of each item from a RecBole ``.item`` file (its ``class:token_seq`` column)."""
+# ml-100k's u.item: id|title|release|video release|IMDb URL|19 genre flags, in this order
+U_ITEM_GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+                 "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
+                 "Romance", "Sci-Fi", "Thriller", "War", "Western")
+
+
+def _item_rows(folder: Path) -> dict[str, tuple[str, list[str]]] | None:
+    """``{raw item id: (title, genres)}`` from the first item file found in ``folder``."""
+    for name in ("u.item", "movies.dat", "movies.csv"):
+        file = folder / name
+        if not file.is_file():
+            continue
+        lines = [x for x in file.read_text(encoding="latin-1").splitlines() if x.strip()]
+        if name == "u.item":
+            rows = [x.split("|") for x in lines]
+            return {r[0]: (r[1], [g for g, f in zip(U_ITEM_GENRES, r[5:], strict=False)
+                                  if f.strip() == "1"]) for r in rows if len(r) >= 6}
+        if name == "movies.dat":
+            rows = [x.split("::") for x in lines]
+            return {r[0]: (r[1], r[2].split("|")) for r in rows if len(r) >= 3}
+        rows = list(csv.reader(lines))[1:]  # movieId,title,genres
+        return {r[0]: (r[1], [g for g in r[2].split("|") if g != "(no genres listed)"])
+                for r in rows if len(r) >= 3}
+    inter = sorted(folder.glob("*.item"))
+    if inter:
+        return _recbole_items(inter[0])
+    return None
+
+
+def read_items(folder: str | Path, item_ids: list[str]
+               ) -> tuple[list[str], list[list[str]]] | None:
+    """Titles and genres of ``item_ids`` from the item file in ``folder`` (None when none).
+
+    The item file is ml-100k's ``u.item``, ml-1m's ``movies.dat``, ml-20m's ``movies.csv`` or
+    RecBole's ``.item``; an id it does not list gets its id as title and no genres.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "movies.dat").write_text("7::Heat (1995)::Action|Crime\\n")
+        >>> read_items(d, ["7", "9"])
+        (['Heat (1995)', '9'], [['Action', 'Crime'], []])
+    """
+    rows = _item_rows(Path(folder))
+    if rows is None:
+        return None
+    return ([rows[i][0] if i in rows else i for i in item_ids],
+            [list(rows[i][1]) if i in rows else [] for i in item_ids])
+
+
+def _recbole_items(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """``{raw id: (title, genres)}`` from a RecBole ``.item`` file (``movie_title``, ``class``)."""
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     header = lines[0].split("\t")
     col = next(i for i, h in enumerate(header) if h.startswith("class:"))
-    by_id = {f[0]: f[col].split() for f in (line.split("\t") for line in lines[1:] if line)}
-    return [by_id.get(i, []) for i in item_ids]
+    title = next((i for i, h in enumerate(header) if h.startswith("movie_title:")), 0)
+    return {f[0]: (f[title], f[col].split())
+            for f in (line.split("\t") for line in lines[1:] if line) if len(f) > col}
 
 
 def movielens_100k() -> Ratings:
@@ -142,7 +201,9 @@ def movielens_100k() -> Ratings:
     """
     data = read_ratings(RECBOLE.file(ML100K + ".inter"))
     data.name = "movielens-100k"
-    data.genres = _item_genres(RECBOLE.file(ML100K + ".item"), data.item_ids)
+    items = _recbole_items(RECBOLE.file(ML100K + ".item"))
+    data.genres = [list(items[i][1]) if i in items else [] for i in data.item_ids]
+    data.titles = [items[i][0] if i in items else i for i in data.item_ids]
     return data
 
 

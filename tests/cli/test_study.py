@@ -29,7 +29,12 @@ def test_unknown_data_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit) as exit_info:
         parse("--data", "cifar", "--out", "s")
     assert exit_info.value.code == 2
-    assert "invalid choice: 'cifar'" in capsys.readouterr().err
+    assert "unknown data 'cifar'; choose mnist" in capsys.readouterr().err
+
+
+def test_ratings_data_and_reuse_parse() -> None:
+    args = parse("--data", "movielens-100k", "--reuse", "runs/rs", "--out", "s")
+    assert (args.data, args.reuse, args.epochs) == ("movielens-100k", "runs/rs", None)
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -37,6 +42,9 @@ def test_unknown_data_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -
     (["--variants", "kwta"], "must include 'dense'"),
     (["--variants", "dense", "bogus"], "unknown variant(s) bogus"),
     (["--threads", "0"], "--threads must be >= 1"),
+    (["--reuse", "runs/rs"], "--reuse takes the run folders of benchmarks.recsys_sparse"),
+    (["--variants", "dense", "topk"], "variant(s) topk are for ratings studies"),
+    (["--jobs", "2"], "an image study trains its runs one after another"),
 ])
 def test_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                           message: str) -> None:
@@ -89,3 +97,20 @@ def test_an_interrupted_study_says_how_to_resume(tmp_path: Path, monkeypatch: py
     status = main(["study", "--data", "digits", "--out", str(tmp_path)])
     assert status == 130
     assert "run the same command again to resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--train-limit", "100"], "--train-limit and --test-limit cut image data"),
+    (["--variants", "dense", "sc"], "variant(s) sc are for image studies"),
+    (["--variants", "dense", "kwta", "--seeds", "0"], "argument --seeds"),
+])
+def test_ratings_study_refuses_what_makes_no_sense(tmp_path: Path, argv: list[str], message: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        status = main(["study", "--data", "movielens:/nonexistent/u.data", "--out",
+                       str(tmp_path / "s"), *argv])
+    except SystemExit as exit_:
+        status = int(exit_.code or 0)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) >= 1 and message in err[-1]
+    assert not (tmp_path / "s").exists()

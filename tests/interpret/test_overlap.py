@@ -53,6 +53,9 @@ def test_jaccard_matrix_equals_brute_force():
     assert o.within == pytest.approx(np.nanmean(np.diag(expected)))
     assert o.between == pytest.approx(np.nanmean(expected[off]))
     assert o.counts == tuple(int((labels == c).sum()) for c in range(4))
+    pairs = [(a & b).sum() / (a | b).sum() for a, b in itertools.combinations(codes, 2)
+             if (a | b).any()]  # every pair of distinct samples, whatever the classes
+    assert o.pairwise == pytest.approx(float(np.mean(pairs)), rel=1e-12)
 
 
 def test_class_overlap_through_a_model_uses_whole_conv_maps():

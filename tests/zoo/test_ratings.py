@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _movielens import write_u_data, write_u_item
 
 from actsparse.zoo.errors import DataFormatError
-from actsparse.zoo.ratings import RECBOLE, load_ratings, movielens_100k, read_ratings
+from actsparse.zoo.ratings import RECBOLE, load_ratings, movielens_100k, read_items, read_ratings
 
 try:
     RECBOLE.folder()
@@ -59,4 +60,24 @@ def test_movielens_100k_sizes_and_genres() -> None:
     assert (r.num_users, r.num_items, len(r)) == (943, 1682, 100_000)
     assert r.ratings.min() == 1.0 and r.ratings.max() == 5.0
     assert r.genres[0] == ["Animation", "Children's", "Comedy"]  # Toy Story, item id 1
+    assert r.titles[:2] == ["Toy Story", "GoldenEye"]
     assert movielens_100k().name == "movielens-100k"
+
+
+def test_u_item_beside_u_data_gives_titles_and_genres(tmp_path: Path) -> None:
+    spec = write_u_data(tmp_path)
+    write_u_item(tmp_path)
+    r = load_ratings(spec)
+    by_id = dict(zip(r.item_ids, zip(r.titles, r.genres, strict=True), strict=True))
+    assert by_id["3"] == ("Film 3", ["Action"]) and by_id["25"] == ("Film 25", ["Drama"])
+
+
+def test_no_item_file_means_no_titles_or_genres(tmp_path: Path) -> None:
+    r = load_ratings(write_u_data(tmp_path))
+    assert r.titles == [] and r.genres == []
+
+
+def test_movies_csv_genres_leave_out_no_genres_listed(tmp_path: Path) -> None:
+    (tmp_path / "movies.csv").write_text('movieId,title,genres\n1,"Heat, The (1995)",Crime\n'
+                                         "2,Blank,(no genres listed)\n")
+    assert read_items(tmp_path, ["1", "2"]) == (["Heat, The (1995)", "Blank"], [["Crime"], []])
