@@ -90,8 +90,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                         help="passes over the captured vectors (default 10)")
     p.add_argument("--batch-size", type=positive_int, default=1024,
                    help="vectors per step (default 1024)")
-    p.add_argument("--lr", type=positive_float, default=2e-3,
-                   help="Adam learning rate (default 2e-3)")
+    p.add_argument("--lr", type=positive_float, default=4e-3,
+                   help="Adam learning rate (default 4e-3)")
     p.add_argument("--dead-tokens", type=positive_int, default=10_000,
                    help="a latent silent for this many vectors is dead (AuxK revives it)")
     p.add_argument("--eval-limit", type=positive_int, default=None,
@@ -153,7 +153,7 @@ class Captured:
 def run_sae(
     *, model_name: str | zoo.ZooModel, layer: str, data_name: str, out: Path,
     n_latents: int | None = None, expansion: float = 8.0, k: int = 32, tokens: int = 65536,
-    steps: int | None = None, epochs: float = 10.0, batch_size: int = 1024, lr: float = 2e-3,
+    steps: int | None = None, epochs: float = 10.0, batch_size: int = 1024, lr: float = 4e-3,
     dead_tokens: int = 10_000, eval_limit: int | None = None,
     model_batch_size: int | None = None, max_length: int = 256, seed: int = 0,
     progress: bool = True, command: str = "", shown: int = 6,

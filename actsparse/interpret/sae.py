@@ -14,7 +14,9 @@ gives dead latents a gradient, which revives them.
 Decoder rows (one ``d_in`` direction per latent) have unit norm: the trainer removes the
 gradient component parallel to each row before a step (:meth:`remove_parallel_grads_`) and
 renormalises after it (:meth:`normalize_decoder_`). The encoder starts as the decoder's
-transpose, and ``b_pre`` at the data's geometric median (set by the trainer).
+transpose scaled by ``encoder_init`` (0.1: pre-activations, and so the first reconstructions,
+start small, which lets a short training converge further than a tied encoder at full scale),
+and ``b_pre`` at the data's geometric median (set by the trainer).
 
 Only ``k`` (and ``k_aux``) latents per row carry a gradient, so the backward pass is sparse:
 the encoder's weight gradient is a sparse-dense product and the decoder is an ``embedding_bag``.
@@ -66,7 +68,8 @@ class SparseAutoencoder(nn.Module):
         k: latents kept per vector (L0 is at most ``k``).
         k_aux: dead latents used by the AuxK loss (default ``d_in // 2``, as Gao et al.).
         aux_coef: weight of the AuxK loss (default 1/32, as Gao et al.).
-        seed: seed of the random unit-norm decoder (the encoder is its transpose).
+        seed: seed of the random unit-norm decoder.
+        encoder_init: the encoder starts as the decoder's transpose times this.
 
     Shape:
         - Input: ``(B, d_in)`` (or ``(..., d_in)``; leading dims are flattened then restored).
@@ -84,16 +87,18 @@ class SparseAutoencoder(nn.Module):
     input_scale: Tensor
 
     def __init__(self, d_in: int, n_latents: int, k: int, *, k_aux: int | None = None,
-                 aux_coef: float = 1 / 32, seed: int = 0) -> None:
+                 aux_coef: float = 1 / 32, seed: int = 0, encoder_init: float = 0.1) -> None:
         super().__init__()
         _check_sizes(d_in, n_latents, k, k_aux, aux_coef)
+        if not encoder_init > 0:
+            raise ValueError(f"encoder_init must be positive, got {encoder_init!r}")
         self.d_in, self.n_latents, self.k = int(d_in), int(n_latents), int(k)
         self.k_aux = int(k_aux) if k_aux is not None else max(1, d_in // 2)
         self.aux_coef = float(aux_coef)
         gen = torch.Generator().manual_seed(seed)
         w_dec = F.normalize(torch.randn(n_latents, d_in, generator=gen), dim=1)
         self.w_dec = nn.Parameter(w_dec)  # (n_latents, d_in), unit rows
-        self.w_enc = nn.Parameter(w_dec.clone())  # (n_latents, d_in): the decoder's transpose
+        self.w_enc = nn.Parameter(w_dec * encoder_init)  # (n_latents, d_in): tied, scaled
         self.b_enc = nn.Parameter(torch.zeros(n_latents))
         self.b_pre = nn.Parameter(torch.zeros(d_in))
         self.register_buffer("input_scale", torch.tensor(1.0))

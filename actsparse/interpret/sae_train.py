@@ -3,7 +3,8 @@
 The recipe of Gao et al. (2024), scaled down for a CPU:
 
 1. scale the inputs by one number so that ``E||s*x||^2 = d_in`` (every layer then gets the
-   same learning rate), and start ``b_pre`` at the geometric median of a sample;
+   same learning rate), start ``b_pre`` at the geometric median of a sample and the encoder
+   at a tenth of the decoder's transpose;
 2. Adam on shuffled batches of vectors, gradients clipped; per step the parallel component
    of each decoder row's gradient is removed and the rows renormalised after the step;
 3. a latent is *dead* once it has not fired for ``dead_tokens`` vectors; the AuxK loss makes
@@ -82,11 +83,12 @@ def train_sae(
     steps: int | None = None,
     epochs: float = 10.0,
     batch_size: int = 1024,
-    lr: float = 2e-3,
+    lr: float = 4e-3,
     lr_decay: float = 0.2,
     dead_tokens: int = 10_000,
     grad_clip: float | None = 1.0,
     normalize: bool = True,
+    encoder_init: float = 0.1,
     median_sample: int = 4096,
     seed: int = 0,
     log_every: int = 10,
@@ -108,6 +110,7 @@ def train_sae(
         dead_tokens: a latent that has not fired for this many vectors is dead.
         grad_clip: clip the gradient norm to this (None: no clipping).
         normalize: scale inputs to ``E||s*x||^2 = d_in``; else ``s = 1``.
+        encoder_init: the encoder starts as the decoder's transpose times this.
         median_sample: vectors used for the geometric median that starts ``b_pre``.
         seed: seeds the initialisation and the shuffling.
         log_every: record the history every this many steps.
@@ -124,7 +127,8 @@ def train_sae(
     n, d_in = x.shape
     n_latents = n_latents if n_latents is not None else _latents_from(expansion, d_in)
     _check_training(batch_size, lr, lr_decay, dead_tokens, steps, epochs, log_every)
-    sae = SparseAutoencoder(d_in, n_latents, k, k_aux=k_aux, aux_coef=aux_coef, seed=seed)
+    sae = SparseAutoencoder(d_in, n_latents, k, k_aux=k_aux, aux_coef=aux_coef, seed=seed,
+                            encoder_init=encoder_init)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         scale = input_scale(x) if normalize else 1.0
@@ -177,6 +181,7 @@ def train_sae(
     config = {"n_latents": n_latents, "k": k, "k_aux": sae.k_aux, "aux_coef": aux_coef,
               "steps": total, "batch_size": batch, "lr": lr, "lr_decay": lr_decay,
               "dead_tokens": dead_tokens, "grad_clip": grad_clip, "normalize": normalize,
+              "encoder_init": encoder_init,
               "input_scale": scale, "median_sample": median_sample, "seed": seed,
               "vectors": n, "epochs": total * batch / n}
     return SAETrainResult(sae, history, float((since_fired >= dead_tokens).float().mean()),
