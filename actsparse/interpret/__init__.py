@@ -23,6 +23,7 @@ from actsparse.interpret.overlap import (
     overlap_vs_density,
 )
 from actsparse.interpret.sae import SparseAutoencoder
+from actsparse.interpret.sae_chunks import ActivationChunks, save_chunks
 from actsparse.interpret.sae_eval import dead_fraction, downstream_effect, evaluate_sae, fvu, l0
 from actsparse.interpret.sae_train import load_sae, save_sae, train_sae
 from actsparse.interpret.selectivity import Selectivity, class_selectivity
@@ -31,6 +32,7 @@ from actsparse.interpret.top_examples import TopActivations, TopExamples, top_ex
 
 __all__ = [
     "LISTA",
+    "ActivationChunks",
     "ConvergenceWarning",
     "DictionaryLearning",
     "Overlap",
@@ -54,6 +56,7 @@ __all__ = [
     "lasso_objective",
     "load_sae",
     "overlap_vs_density",
+    "save_chunks",
     "save_sae",
     "sparse_encode",
     "stream_activations",

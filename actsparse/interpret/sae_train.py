@@ -21,6 +21,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from torch import Tensor
 from actsparse._progress import Bars
 from actsparse.interpret.geometric_median import geometric_median
 from actsparse.interpret.sae import SparseAutoencoder
+from actsparse.interpret.sae_chunks import ActivationChunks
 
 METADATA_KEY = "actsparse_sae"
 
@@ -73,7 +75,7 @@ def input_scale(x: Tensor) -> float:
 
 
 def train_sae(
-    activations: Tensor,
+    activations: Tensor | ActivationChunks,
     *,
     n_latents: int | None = None,
     expansion: float = 8.0,
@@ -97,8 +99,11 @@ def train_sae(
     """Train a TopK sparse autoencoder on ``activations`` ``(N, d_in)``.
 
     Args:
-        activations: the training vectors (e.g. from
-            :func:`~actsparse.interpret.capture.capture_activations`).
+        activations: the training vectors ``(N, d_in)`` (e.g. from
+            :func:`~actsparse.interpret.capture.capture_activations`), or
+            :class:`~actsparse.interpret.sae_chunks.ActivationChunks` on disk for more than
+            fits in memory (the input scale and ``b_pre`` then come from a sample of
+            ``median_sample`` vectors across its files).
         n_latents: dictionary size; default ``round(expansion * d_in)``.
         expansion: latents per input dimension when ``n_latents`` is not given.
         k, k_aux, aux_coef: see :class:`SparseAutoencoder`.
@@ -123,36 +128,37 @@ def train_sae(
         >>> result.sae.n_latents, result.steps, losses[-1] < losses[0]
         (64, 20, True)
     """
-    x = _check_activations(activations)
-    n, d_in = x.shape
+    gen = torch.Generator().manual_seed(seed)
+    if isinstance(activations, ActivationChunks):
+        n, d_in = len(activations), activations.d_in
+        x = _check_activations(activations.sample(median_sample, gen))  # for the statistics
+    else:
+        x = _check_activations(activations)
+        n, d_in = x.shape
     n_latents = n_latents if n_latents is not None else _latents_from(expansion, d_in)
     _check_training(batch_size, lr, lr_decay, dead_tokens, steps, epochs, log_every)
     sae = SparseAutoencoder(d_in, n_latents, k, k_aux=k_aux, aux_coef=aux_coef, seed=seed,
                             encoder_init=encoder_init)
-    gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         scale = input_scale(x) if normalize else 1.0
         sae.input_scale.fill_(scale)
-        sample = x[torch.randperm(n, generator=gen)[:median_sample]] * scale
+        sample = x[torch.randperm(x.shape[0], generator=gen)[:median_sample]] * scale
         sae.b_pre.copy_(geometric_median(sample.double()).float())
     batch = min(batch_size, n)
     per_epoch = math.ceil(n / batch)
     total = steps if steps is not None else max(1, math.ceil(epochs * per_epoch))
+    batches = (activations.batches(batch, gen) if isinstance(activations, ActivationChunks)
+               else _shuffled(x, batch, gen))
     opt = torch.optim.Adam(sae.parameters(), lr=lr)
     since_fired = torch.zeros(n_latents, dtype=torch.long)
     history: dict[str, list[float]] = {k_: [] for k_ in
                                        ("step", "loss", "mse", "aux", "dead_fraction", "lr")}
-    order = torch.randperm(n, generator=gen)
-    cursor = 0
     started = time.perf_counter()
     sae.train()
     with Bars("loss {loss:.4f} dead {dead:.1%}", enabled=progress) as bars:
         task = bars.add("training SAE", total=total, loss=float("nan"), dead=0.0)
         for step in range(total):
-            if cursor + batch > n:  # a new epoch: reshuffle (the tail of the last one is left)
-                order, cursor = torch.randperm(n, generator=gen), 0
-            rows = x[order[cursor:cursor + batch]]
-            cursor += batch
+            rows = next(batches)
             dead = since_fired >= dead_tokens
             now = lr * _lr_factor(step, total, lr_decay)
             for group in opt.param_groups:
@@ -233,6 +239,16 @@ def load_sae(path: str | os.PathLike[str]) -> SparseAutoencoder:
                             k_aux=config["k_aux"], aux_coef=config["aux_coef"])
     sae.load_state_dict(load_file(str(path)))
     return sae.eval()
+
+
+def _shuffled(x: Tensor, batch: int, gen: torch.Generator) -> Iterator[Tensor]:
+    """Batches of ``x`` in a random order, reshuffled each epoch (its tail left out)."""
+    order, cursor = torch.randperm(x.shape[0], generator=gen), 0
+    while True:
+        if cursor + batch > x.shape[0]:
+            order, cursor = torch.randperm(x.shape[0], generator=gen), 0
+        yield x[order[cursor:cursor + batch]]
+        cursor += batch
 
 
 def _lr_factor(step: int, total: int, decay: float) -> float:
