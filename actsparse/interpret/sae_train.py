@@ -11,6 +11,10 @@ The recipe of Gao et al. (2024), scaled down for a CPU:
    the dead latents model the residual, which revives them;
 4. the learning rate decays linearly to 0 over the last ``lr_decay`` fraction of the steps.
 
+Under ``torch.distributed`` (a process group of several ranks) the training is data-parallel:
+each rank passes its own vectors, ``batch_size`` is per rank, the gradients are averaged every
+step and the dead-latent tracker counts every rank's vectors.
+
 Runs are deterministic for a given seed and thread count. :func:`save_sae` writes the weights
 as safetensors with the configuration as JSON in the file's metadata; :func:`load_sae` reads it.
 """
@@ -30,6 +34,7 @@ import torch
 from torch import Tensor
 
 from actsparse._progress import Bars
+from actsparse.interpret import _sae_distributed as ddp
 from actsparse.interpret.geometric_median import geometric_median
 from actsparse.interpret.sae import SparseAutoencoder
 from actsparse.interpret.sae_chunks import ActivationChunks
@@ -128,7 +133,8 @@ def train_sae(
         >>> result.sae.n_latents, result.steps, losses[-1] < losses[0]
         (64, 20, True)
     """
-    gen = torch.Generator().manual_seed(seed)
+    ranks = ddp.world_size()
+    gen = torch.Generator().manual_seed(seed + 7919 * ddp.rank())  # own shuffle per rank
     if isinstance(activations, ActivationChunks):
         n, d_in = len(activations), activations.d_in
         x = _check_activations(activations.sample(median_sample, gen))  # for the statistics
@@ -140,13 +146,18 @@ def train_sae(
     sae = SparseAutoencoder(d_in, n_latents, k, k_aux=k_aux, aux_coef=aux_coef, seed=seed,
                             encoder_init=encoder_init)
     with torch.no_grad():
-        scale = input_scale(x) if normalize else 1.0
+        stats = x if ranks == 1 else ddp.gather_rows(
+            x[torch.randperm(x.shape[0], generator=gen)[:median_sample]])
+        scale = input_scale(stats) if normalize else 1.0
         sae.input_scale.fill_(scale)
-        sample = x[torch.randperm(x.shape[0], generator=gen)[:median_sample]] * scale
+        sample = stats[torch.randperm(stats.shape[0], generator=gen)[:median_sample]] * scale
         sae.b_pre.copy_(geometric_median(sample.double()).float())
     batch = min(batch_size, n)
     per_epoch = math.ceil(n / batch)
     total = steps if steps is not None else max(1, math.ceil(epochs * per_epoch))
+    if ranks > 1:
+        total = ddp.same_on_all(total, "the number of steps (pass steps=)")
+        ddp.same_on_all(batch, "the batch size per rank")
     batches = (activations.batches(batch, gen) if isinstance(activations, ActivationChunks)
                else _shuffled(x, batch, gen))
     opt = torch.optim.Adam(sae.parameters(), lr=lr)
@@ -166,6 +177,8 @@ def train_sae(
             out = sae(rows, dead)
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
+            if ranks > 1:
+                ddp.average_grads(sae.parameters())
             sae.remove_parallel_grads_()
             if grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(sae.parameters(), grad_clip)
@@ -173,7 +186,9 @@ def train_sae(
             sae.normalize_decoder_()
             fired = torch.zeros(n_latents, dtype=torch.bool)
             fired[out.indices[out.values > 0]] = True
-            since_fired += rows.shape[0]
+            if ranks > 1:
+                fired = ddp.fired_anywhere(fired)
+            since_fired += rows.shape[0] * ranks
             since_fired[fired] = 0
             if step % log_every == 0 or step == total - 1:
                 loss = float(out.loss.detach())
@@ -189,7 +204,7 @@ def train_sae(
               "dead_tokens": dead_tokens, "grad_clip": grad_clip, "normalize": normalize,
               "encoder_init": encoder_init,
               "input_scale": scale, "median_sample": median_sample, "seed": seed,
-              "vectors": n, "epochs": total * batch / n}
+              "vectors": n, "epochs": total * batch / n, "ranks": ranks}
     return SAETrainResult(sae, history, float((since_fired >= dead_tokens).float().mean()),
                           total, total * batch, time.perf_counter() - started, config)
 
