@@ -276,6 +276,36 @@ def speech_data(d: dict[str, Any]) -> str:
             + provenance(d, PY + "benchmarks.speech_data"))
 
 
+def lm_selection(d: dict[str, Any]) -> str:
+    dense, st = d["dense"], d["settings"]
+    rows = ["| rule | allocation | density | perplexity | next-token accuracy | "
+            f"greedy agreement ({st['new_tokens']} tokens) | common prefix |",
+            "|---|---|---|---|---|---|---|",
+            f"| dense | | 1.0 | {dense['perplexity']:.2f} | {dense['next_token_accuracy']:.3f} "
+            f"| {dense['greedy_agreement']:.3f} | {dense['common_prefix']:.1f} |"]
+    for r in d["runs"]:
+        rows.append(f"| {r['rule']} | {r['allocation']} | {r['density']} | "
+                    f"{r['perplexity']:.2f} (x{r['perplexity_ratio']:.3f}) | "
+                    f"{r['next_token_accuracy']:.3f} | {r['greedy_agreement']:.3f} | "
+                    f"{r['common_prefix']:.1f} |")
+    by = {(r["rule"], r["allocation"], r["density"]): r for r in d["runs"]}
+    pairs = [(by[("magnitude", a, x)], by[("weight", a, x)])
+             for (rule, a, x) in by if rule == "magnitude" and ("weight", a, x) in by]
+    wins = sum(w["perplexity_ratio"] < m["perplexity_ratio"] for m, w in pairs)
+    agrees = sum(w["greedy_agreement"] > m["greedy_agreement"] for m, w in pairs)
+    verdict = (f"The weight rule (`|x_i| * ||W[:, i]||`) beats magnitude on perplexity at "
+               f"{wins} and on greedy agreement at {agrees} of {len(pairs)} settings; the "
+               "perplexity ratios of the two rules differ by at most "
+               f"{max(abs(w['perplexity_ratio'] - m['perplexity_ratio']) for m, w in pairs):.3f}."
+               if pairs else "")
+    layers = sorted({r["layers_calibrated"] for r in d["runs"]})
+    return (f"SmolLM2-135M, thresholds on the inputs of the {'/'.join(map(str, layers))} "
+            f"decoder Linears, calibrated on {st['train']} train passages; quality on "
+            f"{st['test']} held-out passages ({dense['tokens']} tokens) and {st['prompts']} "
+            f"held-out prompts of {st['prompt_tokens']} tokens. {verdict}\n\n"
+            + "\n".join(rows) + "\n\n" + provenance(d, PY + "benchmarks.lm_selection"))
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "profile_overhead": profile_overhead,
     "profile_overhead_under_load": profile_overhead_under_load, "profile_memory": profile_memory,
@@ -285,7 +315,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "recsys_baselines": recsys_baselines, "recsys_sparse": recsys_sparse,
     "recsys_robustness": recsys_robustness, "recsys_scoring": recsys_scoring,
     "recsys_study": recsys_study,
-    "speech_data": speech_data,
+    "speech_data": speech_data, "lm_selection": lm_selection,
 }
 
 

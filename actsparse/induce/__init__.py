@@ -1,6 +1,7 @@
 """Inducing sparse activations: penalties, k-winners-take-all, thresholds, ReLU-fication."""
 
 from actsparse.induce.calibrate import Calibration, LayerCalibration, calibrate_thresholds
+from actsparse.induce.calibration_io import load_calibration, save_calibration
 from actsparse.induce.insert import insert_threshold, inserted_thresholds, remove_threshold
 from actsparse.induce.kwinners import KWinners, KWinners2d
 from actsparse.induce.magnitude import MagnitudeThreshold
@@ -31,7 +32,9 @@ __all__ = [
     "inserted_thresholds",
     "kl_penalty",
     "l1_penalty",
+    "load_calibration",
     "make_schedule",
     "relufy",
     "remove_threshold",
+    "save_calibration",
 ]

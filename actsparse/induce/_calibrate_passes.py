@@ -1,13 +1,17 @@
 """Passes of :func:`actsparse.induce.calibrate.calibrate_thresholds` over the calibration data.
 
-:func:`measure_windows` runs the model with every threshold in place and keeps a fine |a|
-window around each (:class:`ThresholdWindow`); :func:`greedy_errors` measures the output error
-of thresholding one layer at a time on a density grid, for the greedy allocation.
+:func:`score_samples` samples each layer's scores under a selection rule (the first estimate
+when the score is not the profiled ``|a|``); :func:`measure_windows` runs the model with every
+threshold in place and keeps a fine score window around each (:class:`ThresholdWindow`);
+:func:`greedy_errors` measures the output error of thresholding one layer at a time on a
+density grid, for the greedy allocation. ``scales`` (per layer, ``None`` or the weight rule's
+column norms, see :mod:`actsparse.induce.selection`) turn activations into scores and score
+thresholds into module thresholds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -15,6 +19,7 @@ from torch import Tensor, nn
 
 from actsparse._hooks import Target, evaluating, first_tensor, hooked, parse_layer_name
 from actsparse.induce.insert import insert_threshold, remove_threshold, threshold_module_name
+from actsparse.induce.selection import SAMPLE_SIZE, ScoreSample, module_threshold, scores
 from actsparse.induce.window import ThresholdWindow
 from actsparse.measure import Profile
 from actsparse.measure.batches import model_device, unpack_batch
@@ -36,9 +41,39 @@ def valid_positions(x: Tensor, mask: Tensor | None) -> Tensor:
     return x
 
 
+Scales = dict[str, Tensor | None]
+
+
+def score_samples(model: nn.Module, data: list[Any], input_key: int | str, targets: list[Target],
+                  scales: Scales) -> dict[str, ScoreSample]:
+    """One pass without thresholds: a random sample of each layer's scores."""
+    samples = {t.name: ScoreSample(-(-SAMPLE_SIZE // len(data)), seed=i)
+               for i, t in enumerate(targets)}
+    mask: list[Tensor | None] = [None]
+
+    def observe(name: str, x: Tensor) -> None:
+        key = parse_layer_name(name).key
+        if key in samples and x.is_floating_point():
+            samples[key].update(scores(valid_positions(x, mask[0]), scales.get(key)))
+
+    with evaluating(model), torch.inference_mode(), hooked(model, targets, observe):
+        device = model_device(model)
+        for i, batch in enumerate(data):
+            args, kwargs, mask[0] = unpack_batch(batch, i, input_key, device)
+            model(*args, **kwargs)
+    return samples
+
+
+def insert_scored(model: nn.Module, name: str, threshold: float, scales: Scales) -> None:
+    """Place score threshold ``threshold`` on layer ``name`` (per feature under the weight rule)."""
+    insert_threshold(model, name, module_threshold(threshold, scales.get(name)))
+
+
 def measure_windows(model: nn.Module, data: list[Any], input_key: int | str,
-             thresholds: dict[str, float]) -> dict[str, ThresholdWindow | None]:
-    """One pass with the thresholds in place: a fine |a| window around each threshold."""
+             thresholds: dict[str, float], scales: Scales | None = None
+             ) -> dict[str, ThresholdWindow | None]:
+    """One pass with the thresholds in place: a fine score window around each threshold."""
+    scales = scales or {}
     windows: dict[str, ThresholdWindow | None] = {
         name: ThresholdWindow(t) if t > 0 else None for name, t in thresholds.items()}
     targets = [Target(name, threshold_module_name(name), True)
@@ -46,9 +81,10 @@ def measure_windows(model: nn.Module, data: list[Any], input_key: int | str,
     mask: list[Tensor | None] = [None]
 
     def observe(name: str, x: Tensor) -> None:
-        window = windows[parse_layer_name(name).key]
+        key = parse_layer_name(name).key
+        window = windows[key]
         if window is not None and x.is_floating_point():
-            window.update(valid_positions(x, mask[0]))
+            window.update(scores(valid_positions(x, mask[0]), scales.get(key)))
 
     with evaluating(model), torch.inference_mode(), hooked(model, targets, observe):
         device = model_device(model)
@@ -58,9 +94,13 @@ def measure_windows(model: nn.Module, data: list[Any], input_key: int | str,
     return windows
 
 
-def greedy_grid(prof: Profile, targets: list[Target], step: float
+def greedy_grid(prof: Profile, targets: list[Target], step: float,
+                quantile: Callable[[str, float], float] | None = None
                  ) -> dict[str, list[tuple[float, float]]]:
-    """Per layer, (density, threshold) pairs below its dense density, ``step`` apart."""
+    """Per layer, (density, threshold) pairs below its dense density, ``step`` apart.
+
+    ``quantile(layer, q)`` gives the score quantile (default: the profile's ``|a|`` one).
+    """
     grid: dict[str, list[tuple[float, float]]] = {}
     for t in targets:
         layer = prof[t.name]
@@ -69,16 +109,18 @@ def greedy_grid(prof: Profile, targets: list[Target], step: float
         k = 1
         while top - k * step > 1e-9:
             d = top - k * step
-            points.append((d, layer.quantile(1.0 - d)))
+            value = quantile(t.name, 1.0 - d) if quantile else layer.quantile(1.0 - d)
+            points.append((d, value))
             k += 1
         grid[t.name] = points
     return grid
 
 
 def greedy_errors(model: nn.Module, data: list[Any], input_key: int | str,
-                  grid: dict[str, list[tuple[float, float]]]
+                  grid: dict[str, list[tuple[float, float]]], scales: Scales | None = None
                   ) -> tuple[dict[str, list[tuple[float, float]]], int]:
     """Relative squared error of the model output with one layer thresholded at a time."""
+    scales = scales or {}
     forwards = 0
     with evaluating(model), torch.inference_mode():
         reference = [(output_tensor(out), mask) for out, mask in
@@ -88,7 +130,7 @@ def greedy_errors(model: nn.Module, data: list[Any], input_key: int | str,
             errors[name] = []
             try:
                 for density, threshold in points:
-                    insert_threshold(model, name, threshold)
+                    insert_scored(model, name, threshold, scales)
                     err = num = 0.0
                     for (ref, mask), (out, _) in zip(
                             reference, run_batches(model, data, input_key), strict=True):

@@ -15,6 +15,11 @@ kernel can skip the zeroed columns of the weight:
     BERT-like (MiniLM):   layers="encoder.layer.?.output.dense", on="input"   (GELU output)
     Llama-like (SmolLM2): layers="model.layers.*.mlp.down_proj", on="input"   (SiLU(gate) * up)
 
+The selection rule (``rule=``) says which inputs a threshold keeps: ``"magnitude"`` (``|x|``)
+or ``"weight"`` (``|x_i| * ||W[:, i]||_2``, see :mod:`actsparse.induce.selection`); each
+layer hits its target density under the chosen score. The result saves and loads with its rule
+(:mod:`actsparse.induce.calibration_io`).
+
 The argument checks are in :mod:`actsparse.induce._calibrate_args`, the passes over the data
 in :mod:`actsparse.induce._calibrate_passes`, the result types in
 :mod:`actsparse.induce.calibration` (re-exported here).
@@ -23,7 +28,7 @@ in :mod:`actsparse.induce._calibrate_passes`, the result types in
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from torch import nn
@@ -37,13 +42,21 @@ from actsparse.induce._calibrate_args import (
     resolve_targets,
     targets_by_layer,
 )
-from actsparse.induce._calibrate_passes import greedy_errors, greedy_grid, measure_windows
+from actsparse.induce._calibrate_passes import (
+    Scales,
+    greedy_errors,
+    greedy_grid,
+    insert_scored,
+    measure_windows,
+    score_samples,
+)
 from actsparse.induce.allocate import greedy_densities
 from actsparse.induce.calibration import Calibration, LayerCalibration
-from actsparse.induce.insert import insert_threshold, remove_threshold
+from actsparse.induce.insert import remove_threshold
+from actsparse.induce.selection import Rule, ScoreSample, check_rule, column_norms
 from actsparse.measure import profile
 
-__all__ = ["Calibration", "LayerCalibration", "On", "calibrate_thresholds"]
+__all__ = ["Calibration", "LayerCalibration", "On", "Rule", "calibrate_thresholds"]
 
 On = Literal["output", "input"]
 
@@ -55,6 +68,7 @@ def calibrate_thresholds(
     target_density: float | Mapping[str, float],
     layers: LayerSpec | Sequence[LayerSpec] | None = None,
     on: On = "output",
+    rule: Rule = "magnitude",
     greedy: bool | Mapping[str, Sequence[tuple[float, float]]] = False,
     refine_passes: int = 3,
     tolerance: float = 0.002,
@@ -75,6 +89,10 @@ def calibrate_thresholds(
             activation module (``on='output'``) or every Linear layer (``on='input'``).
         on: threshold each layer's ``'output'``, or the ``'input'`` of each Linear layer
             (``NAME:input`` in ``layers`` always means the input).
+        rule: the selection rule: ``"magnitude"`` zeroes ``|x_i| <= t``; ``"weight"``
+            (Linear inputs only) zeroes ``|x_i| * ||W[:, i]||_2 <= t``, ``W`` the weight of the
+            Linear that consumes ``x``, placed as the per-feature threshold ``t / ||W[:, i]||``.
+            Either way each layer keeps ``target_density`` of its inputs.
         greedy: share the density out unevenly, keeping the mean across layers at
             ``target_density``: layers whose thresholding hurts the model output least get
             sparser (see :func:`actsparse.induce.allocate.greedy_densities`). Costs one forward
@@ -107,8 +125,16 @@ def calibrate_thresholds(
         >>> cal.remove()
         >>> list(net[2].children())
         []
+        >>> cal = calibrate_thresholds(net, data, target_density=0.3, layers="2", on="input",
+        ...                            rule="weight")
+        >>> cal.rule, tuple(net[2].input_threshold.threshold.shape)
+        ('weight', (64,))
+        >>> round(cal.measure([torch.randn(512, 16)])["2:input"], 1)
+        0.3
+        >>> cal.remove()
     """
     check_settings(on, refine_passes, tolerance, greedy_step, greedy_batches)
+    check_rule(rule, on)
     if isinstance(target_density, Mapping) and layers is None:
         layers = list(target_density)
     targets = resolve_targets(model, layers, on)
@@ -124,24 +150,31 @@ def calibrate_thresholds(
     prof = profile(model, data, layers=[t.name for t in targets], input_key=input_key)
     check_profiled(prof, targets)
     dense = {t.name: prof[t.name].density for t in targets}
-    result = Calibration({}, model, passes=1)
+    result = Calibration({}, model, passes=1, rule=rule)
+    scales: Scales = {}
+    quantile: Callable[[str, float], float] | None = None
+    if rule == "weight":
+        scales = {t.name: column_norms(model.get_submodule(t.module_name)) for t in targets}
+        samples = score_samples(model, data, input_key, targets, scales)
+        result.passes += 1
+        quantile = _sample_quantile(samples)
     if isinstance(greedy, Mapping):
         result.greedy_errors = check_greedy_errors(greedy, targets)
     elif greedy:
-        grid = greedy_grid(prof, targets, greedy_step)
+        grid = greedy_grid(prof, targets, greedy_step, quantile)
         result.greedy_errors, result.greedy_forwards = greedy_errors(
-            model, data[:greedy_batches], input_key, grid)
+            model, data[:greedy_batches], input_key, grid, scales)
     if greedy is not False:
         wanted = greedy_densities(result.greedy_errors, float(target_density),  # type: ignore[arg-type]
                                   dense)
-    thresholds = {name: prof[name].quantile(1.0 - d) if d < 1.0 else 0.0
-                  for name, d in wanted.items()}
+    thresholds = {name: (quantile(name, 1.0 - d) if quantile else prof[name].quantile(1.0 - d))
+                  if d < 1.0 else 0.0 for name, d in wanted.items()}
 
     try:
         for name, value in thresholds.items():
-            insert_threshold(model, name, value)
+            insert_scored(model, name, value, scales)
         for i in range(refine_passes + 1):
-            windows = measure_windows(model, data, input_key, thresholds)
+            windows = measure_windows(model, data, input_key, thresholds, scales)
             result.passes += 1
             measured = {n: w.density if w is not None else dense[n] for n, w in windows.items()}
             off = [n for n, w in windows.items()
@@ -152,7 +185,7 @@ def calibrate_thresholds(
                 window = windows[name]
                 assert window is not None
                 thresholds[name] = window.threshold_for(wanted[name])
-                insert_threshold(model, name, thresholds[name])
+                insert_scored(model, name, thresholds[name], scales)
     except BaseException:
         for t in targets:
             remove_threshold(model, t.name)
@@ -163,6 +196,12 @@ def calibrate_thresholds(
             t.name, thresholds[t.name], wanted[t.name], measured[t.name], dense[t.name])
     _warn_unreachable(result, tolerance)
     return result
+
+
+def _sample_quantile(samples: dict[str, ScoreSample]) -> Callable[[str, float], float]:
+    def quantile(name: str, q: float) -> float:
+        return samples[name].quantile(q)
+    return quantile
 
 
 def _warn_unreachable(result: Calibration, tolerance: float) -> None:

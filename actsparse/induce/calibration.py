@@ -20,7 +20,8 @@ class LayerCalibration:
 
     Attributes:
         name: the layer, ``NAME`` (a module's output) or ``NAME:input`` (a Linear's input).
-        threshold: the magnitude threshold: activations with ``|a| <= threshold`` become 0.
+        threshold: the score threshold: activations whose score (``|a|``, or ``|a| * ||W[:, i]||``
+            under the weight rule) is ``<= threshold`` become 0.
         target: the density asked for (after greedy allocation, this layer's share).
         density: the density measured on the calibration data with every threshold in place.
         dense_density: the fraction of nonzero activations before thresholding.
@@ -39,7 +40,10 @@ class Calibration:
 
     Attributes:
         layers: per-layer results, in module order.
-        passes: forward passes over the calibration batches (profile and refinement).
+        passes: forward passes over the calibration batches (profile, score sample under the
+            weight rule, refinement).
+        rule: the selection rule the thresholds were calibrated under (``"magnitude"`` or
+            ``"weight"``, see :mod:`actsparse.induce.selection`).
         greedy_forwards: forward passes the greedy allocation took (0 without ``greedy``).
         greedy_errors: per layer, ``(density, output error)`` on the grid the greedy allocation
             measured; pass it as ``greedy=`` to calibrate the same layers at another target
@@ -51,6 +55,7 @@ class Calibration:
     passes: int = 0
     greedy_forwards: int = 0
     greedy_errors: dict[str, list[tuple[float, float]]] = field(default_factory=dict, repr=False)
+    rule: str = "magnitude"
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -82,6 +87,7 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "rule": self.rule,
             "passes": self.passes,
             "greedy_forwards": self.greedy_forwards,
             "layers": [vars(layer).copy() for layer in self.layers.values()],
