@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+MAX_BLOCKS = 1000  # blocks of ``repeats`` rounds that ``min_seconds`` may add, at most
+
 
 @dataclass(frozen=True)
 class Timings:
@@ -38,28 +40,40 @@ class Timings:
         return {"seconds": [list(s) for s in self.seconds], "medians": self.medians}
 
 
-def interleaved(fns: Sequence[Callable[[], object]], repeats: int, warmup: int = 1) -> Timings:
-    """Time each callable ``repeats`` times, alternating between them after ``warmup`` rounds.
+def interleaved(fns: Sequence[Callable[[], object]], repeats: int, warmup: int = 1,
+                min_seconds: float = 0.0) -> Timings:
+    """Time each callable ``repeats`` times, alternating between them after ``warmup`` rounds;
+    with ``min_seconds``, further blocks of ``repeats`` rounds run until that much wall time
+    has passed (at most :data:`MAX_BLOCKS` blocks), so a figure is not taken from a moment of
+    the machine's load only.
 
     Example:
         >>> t = interleaved([lambda: sum(range(2000)), lambda: None], repeats=5)
         >>> len(t.seconds), len(t.seconds[0]), t.ratio(0, 1) > 1
         (2, 5, True)
+        >>> len(interleaved([lambda: None], repeats=4, min_seconds=0.01).seconds[0]) % 4
+        0
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if not fns:
         raise ValueError("nothing to time: fns is empty")
+    if not min_seconds >= 0:
+        raise ValueError(f"min_seconds must be >= 0, got {min_seconds}")
     for _ in range(warmup):
         for fn in fns:
             fn()
     seconds: list[list[float]] = [[] for _ in fns]
-    for r in range(repeats):
-        order = range(len(fns)) if r % 2 == 0 else range(len(fns) - 1, -1, -1)
-        for i in order:  # alternate the order so neither always runs second (warm caches)
-            t0 = time.perf_counter()
-            fns[i]()
-            seconds[i].append(time.perf_counter() - t0)
+    start, r = time.perf_counter(), 0
+    while r < repeats or (time.perf_counter() - start < min_seconds
+                          and r < repeats * MAX_BLOCKS):
+        for _ in range(repeats):
+            order = range(len(fns)) if r % 2 == 0 else range(len(fns) - 1, -1, -1)
+            for i in order:  # alternate the order so neither always runs second (warm caches)
+                t0 = time.perf_counter()
+                fns[i]()
+                seconds[i].append(time.perf_counter() - t0)
+            r += 1
     return Timings(tuple(tuple(s) for s in seconds))
 
 

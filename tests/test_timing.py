@@ -1,0 +1,61 @@
+"""actsparse._timing.interleaved: alternation, and min_seconds adding whole blocks of rounds."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from actsparse import _timing
+
+
+class _Clock:
+    """A fake ``time`` module whose clock moves only when a timed callable says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def step(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    fake = _Clock()
+    monkeypatch.setattr(_timing, "time", types.SimpleNamespace(perf_counter=fake.perf_counter))
+    return fake
+
+
+def test_min_seconds_adds_blocks_of_repeats_until_that_much_time_passed(clock: _Clock) -> None:
+    order: list[str] = []
+
+    def fn(name: str, seconds: float) -> object:
+        return lambda: (order.append(name), clock.step(seconds))
+
+    fns = [fn("a", 0.1), fn("b", 0.05)]
+    t = _timing.interleaved(fns, repeats=3, warmup=0)
+    assert [len(s) for s in t.seconds] == [3, 3]
+    assert t.seconds[0] == pytest.approx((0.1,) * 3) and t.ratio(0, 1) == pytest.approx(2.0)
+    assert order[:4] == ["a", "b", "b", "a"]  # the order alternates round by round
+    # 0.15 s a round: 3 rounds (0.45 s) are short of 1 s, 9 rounds (1.35 s) are not
+    t = _timing.interleaved(fns, repeats=3, warmup=0, min_seconds=1.0)
+    assert [len(s) for s in t.seconds] == [9, 9]
+    assert t.ratio(0, 1) == pytest.approx(2.0) and t.medians == pytest.approx([0.1, 0.05])
+
+
+def test_min_seconds_is_capped(clock: _Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_timing, "MAX_BLOCKS", 4)
+    t = _timing.interleaved([lambda: clock.step(1.0)], repeats=2, warmup=1, min_seconds=1e9)
+    assert len(t.seconds[0]) == 2 * 4
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="repeats"):
+        _timing.interleaved([lambda: None], repeats=0)
+    with pytest.raises(ValueError, match="min_seconds"):
+        _timing.interleaved([lambda: None], repeats=1, min_seconds=-1.0)
+    with pytest.raises(ValueError, match="nothing to time"):
+        _timing.interleaved([], repeats=1)
