@@ -306,6 +306,42 @@ def lm_selection(d: dict[str, Any]) -> str:
             + "\n".join(rows) + "\n\n" + provenance(d, PY + "benchmarks.lm_selection"))
 
 
+KWS_RUNTIMES = {"eager": "PyTorch eager, k-WTA", "onnxruntime": "ONNX Runtime, k-WTA (TopK)",
+                "accelerated": "`actsparse.accelerate()`, k-WTA",
+                "eager_dense": "PyTorch eager, ReLU DS-CNN",
+                "onnxruntime_dense": "ONNX Runtime, ReLU DS-CNN"}
+
+
+def kws_latency(d: dict[str, Any]) -> str:
+    rows = ["| threads | runtime | network call | window step (log-mel + network) "
+            "| network vs ORT k-WTA |", "|---|---|---|---|---|"]
+    notes = []
+    for r in d["results"]:
+        for name, t in r["times"].items():
+            rows.append(f"| {r['threads']} | {KWS_RUNTIMES.get(name, name)} | "
+                        f"{_time(t['network_s'])} | {_time(t['step_s'])} | "
+                        f"{_x(t['network_vs_onnxruntime'])} |")
+        same, times = r["identity"], r["times"]
+        relu = times.get("onnxruntime_dense")
+        against_relu = (f"; against ONNX Runtime on the ReLU DS-CNN "
+                        f"{_x(relu['network_s'] / times['accelerated']['network_s'])}"
+                        if relu else "")
+        notes.append(
+            f"- {r['threads']} thread(s): accelerate() returned `{r['chosen']}`; the accelerated "
+            f"network is {_x(times['accelerated']['network_vs_onnxruntime'])} the speed of the "
+            f"k-WTA model in ONNX Runtime (goal {_x(d['goal'])}: "
+            f"{'met' if r['goal_met'] else 'not met'}){against_relu}; "
+            f"{same['prediction_mismatches']} prediction mismatches against eager on "
+            f"{same['clips']:,} test clips (max logit difference "
+            f"{same['max_abs_logit_diff']:.1e}).")
+    return (f"Batch 1, a {d['window_s']:g} s window every {d['hop_s'] * 1000:.0f} ms; medians "
+            f"of single calls over {d['repeats']} interleaved repeats ({d['windows']} windows "
+            "of the test stream in turn); 1-minute load average "
+            + "{before:.1f} before, {after:.1f} after.\n\n".format(**d["load_average_1min"])
+            + "\n".join(rows) + "\n\n" + "\n".join(notes) + "\n\n"
+            + provenance(d, d.get("command", PY + "benchmarks.kws_latency")))
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "profile_overhead": profile_overhead,
     "profile_overhead_under_load": profile_overhead_under_load, "profile_memory": profile_memory,
@@ -315,7 +351,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "recsys_baselines": recsys_baselines, "recsys_sparse": recsys_sparse,
     "recsys_robustness": recsys_robustness, "recsys_scoring": recsys_scoring,
     "recsys_study": recsys_study,
-    "speech_data": speech_data, "lm_selection": lm_selection,
+    "speech_data": speech_data, "lm_selection": lm_selection, "kws_latency": kws_latency,
 }
 
 

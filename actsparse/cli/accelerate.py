@@ -32,8 +32,8 @@ from actsparse.cli.common import (
     add_out,
     batch_size_for,
     check_at_least,
-    check_data_fits,
     command_line,
+    load_data_for,
     offline,
     positive_float,
     positive_int,
@@ -125,17 +125,17 @@ def load_workload(model_name: str, data_name: str, *, split: str, limit: int,
                   batch_size: int | None, max_length: int) -> Workload:
     """The model and ``2 * limit`` examples of the split: the first half calibrates."""
     zm = zoo.load_model(model_name)
-    data = zoo.load_data(data_name, split=split, limit=2 * limit)
+    data = load_data_for(zm, model_name, data_name, split, 2 * limit)
     if len(data) < 2:
         raise ValueError(f"data {data_name!r} has {len(data)} examples; need at least 2")
-    check_data_fits(zm, data, data_name)
     half = min(limit, len(data) // 2)
     calib_data, held_data = data[:half], data[half:2 * half]
     size = batch_size_for(zm.kind, batch_size)
     calib = list(zm.batches(calib_data, batch_size=size, max_length=max_length))
     held = list(zm.batches(held_data, batch_size=size, max_length=max_length))
-    per_image = sum(b.shape[0] for b in held) == len(held_data) if zm.kind == "image" else False
-    labels = getattr(held_data, "labels", None) if per_image else None  # not with crops
+    per_example = (sum(b.shape[0] for b in held) == len(held_data)
+                   if zm.kind in ("image", "speech") else False)
+    labels = getattr(held_data, "labels", None) if per_example else None  # not with crops
     vocab = len(zm.tokenizer) if zm.tokenizer is not None else None
     return Workload(zm, calib, held, len(calib_data), len(held_data), size, labels, vocab)
 

@@ -24,6 +24,8 @@ import torch
 from torch import nn
 
 from actsparse.zoo.data import Data, ImageData
+from actsparse.zoo.datasets import SPEECH_NAME, load_data, load_speech
+from actsparse.zoo.speech_data import SpeechData
 from actsparse.zoo.zoo_model import ZooModel
 
 DEFAULT_BATCH = {"image": 256, "text": 16}  # examples per forward when --batch-size is not given
@@ -240,6 +242,35 @@ def offline() -> None:
 def command_line() -> str:
     """The ``actsparse ...`` command of this process, quoted for a shell ("" when unknown)."""
     return "actsparse " + shlex.join(sys.argv[1:]) if sys.argv else ""
+
+
+def load_data_for(model: ZooModel, model_name: str, data_name: str, split: str,
+                  limit: int | None) -> Data | SpeechData:
+    """The data ``model`` takes: speech clips for a speech model, else images or text, checked
+    to fit it (:func:`check_data_fits`); speech for another model is refused in one line.
+
+    Example:
+        >>> zm = ZooModel(nn.Linear(4, 2), "image", "net.pt")
+        >>> load_data_for(zm, "net.pt", "speech-commands", "test", 8)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'speech-commands' is speech and model 'net.pt' takes image data: use
+        a speech model (--model silero-vad, or the run folder of actsparse train --model
+        ds-cnn|gsc-cnn)
+    """
+    if model.kind == "speech":
+        if data_name.split(":")[0] != SPEECH_NAME:
+            raise ValueError(f"model {model_name!r} takes speech and {data_name!r} is not "
+                             f"speech: use --data {SPEECH_NAME} (or {SPEECH_NAME}:PATH for a "
+                             "Google Speech Commands folder)")
+        return load_speech(data_name, split=split, limit=limit)
+    if data_name.split(":")[0] == SPEECH_NAME:
+        raise ValueError(f"{data_name!r} is speech and model {model_name!r} takes {model.kind} "
+                         "data: use a speech model (--model silero-vad, or the run folder of "
+                         "actsparse train --model ds-cnn|gsc-cnn)")
+    data = load_data(data_name, split=split, limit=limit)
+    check_data_fits(model, data, data_name)
+    return data
 
 
 def check_data_fits(model: ZooModel, data: Data, data_name: str) -> None:

@@ -24,10 +24,9 @@ from actsparse.cli.common import (
     add_no_progress,
     add_out,
     batch_size_for,
-    check_data_fits,
+    load_data_for,
     offline,
 )
-from actsparse.zoo.datasets import SPEECH_NAME
 
 EXAMPLE_IMAGES = 6  # real inputs drawn with their firing maps in the report
 
@@ -80,15 +79,7 @@ def run_profile(
     """Profile a zoo (or user) model on a data set; write profile files and the report."""
     offline()
     model = zoo.load_model(model_name)
-    data: zoo.Data | zoo.SpeechData
-    if model.kind == "speech":
-        data = zoo.load_speech(data_name, split=split, limit=limit)
-    elif data_name.split(":")[0] == SPEECH_NAME:
-        raise ValueError(f"{data_name!r} is speech and model {model_name!r} takes {model.kind} "
-                         "data: profile a speech model on it (--model silero-vad)")
-    else:
-        data = zoo.load_data(data_name, split=split, limit=limit)
-        check_data_fits(model, data, data_name)
+    data = load_data_for(model, model_name, data_name, split, limit)
     size = batch_size_for(model.kind, batch_size)
     batches = model.batches(data, batch_size=size, max_length=max_length)
     result = actsparse.profile(model.module, batches, layers=layers, inputs=inputs,

@@ -86,6 +86,36 @@ def speech_features(waves: Tensor) -> Tensor:
     return ((db - mean) / std)[:, None]  # (N, 1, n_mels, frames)
 
 
+@dataclass(frozen=True)
+class LogMelInput:
+    """The input of a keyword-spotting run: waves ``(B, T)`` -> :func:`speech_features`, checked
+    to have the ``(1, bands, frames)`` the network was trained on (``in_shape``).
+
+    A run folder loaded as a model (:mod:`~actsparse.train.run_folder`) carries one as its
+    ZooModel's ``features``, so its batches are the log-mels training fed it.
+
+    Example:
+        >>> LogMelInput((1, 40, 98))(torch.zeros(2, 16000)).shape
+        torch.Size([2, 1, 40, 98])
+        >>> LogMelInput((1, 40, 98))(torch.zeros(2, 8000))
+        Traceback (most recent call last):
+        ...
+        ValueError: the model takes log-mels of 40 bands x 98 frames (1 s clips at 16 kHz);
+        these clips give 40 x 48
+    """
+
+    in_shape: tuple[int, int, int]
+
+    def __call__(self, waves: Tensor) -> Tensor:
+        x = speech_features(waves)
+        if tuple(x.shape[1:]) != tuple(self.in_shape):
+            _, bands, frames = self.in_shape
+            raise ValueError(f"the model takes log-mels of {bands} bands x {frames} frames "
+                             f"(1 s clips at 16 kHz); these clips give {x.shape[2]} x "
+                             f"{x.shape[3]}")
+        return x
+
+
 def speech_splits(data: str, train_limit: int | None = None,
                   test_limit: int | None = None) -> dict[str, SpeechFeatures]:
     """The splits of ``data`` as features: 'train' (``train_limit`` clips), 'val', 'test' and,
@@ -105,5 +135,5 @@ def speech_splits(data: str, train_limit: int | None = None,
     return out
 
 
-__all__ = ["SpeechFeatures", "check_model_fits_data", "is_speech_data", "speech_features",
-           "speech_splits"]
+__all__ = ["LogMelInput", "SpeechFeatures", "check_model_fits_data", "is_speech_data",
+           "speech_features", "speech_splits"]

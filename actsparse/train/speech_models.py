@@ -77,13 +77,14 @@ class DSCNN(nn.Module):
                 self.add_module(f"act{i}", act)
                 self.add_module(f"drop{i}", drop)
                 self.hidden_layers.append(f"act{i}")
-        self.stages = [(getattr(self, f"conv{i}"), getattr(self, f"act{i}"),
-                        getattr(self, f"drop{i}")) for i in range(1, len(self.hidden_layers) + 1)]
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(c, config.classes)
 
     def forward(self, x: Tensor) -> Tensor:
-        for conv, act, drop in self.stages:
+        # submodules looked up by name at each call: a module swapped in (export, accelerate)
+        # is the one that runs
+        for i in range(1, len(self.hidden_layers) + 1):
+            conv, act, drop = (getattr(self, f"{p}{i}") for p in ("conv", "act", "drop"))
             x = drop(act(conv(x)))  # (B, C, H/2, W/2)
         return self.fc(self.pool(x).flatten(1))  # (B, classes)
 

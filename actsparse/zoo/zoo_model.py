@@ -9,7 +9,7 @@ display form (``[0, 1]``) for heatmaps.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -60,6 +60,8 @@ class ZooModel:
             images are batched as they are.
         classes: names of the output classes, where known.
         sample_rate: the audio rate a speech model takes.
+        features: what turns a speech batch of waves ``(B, T)`` into the module's input (a
+            keyword-spotting run's log-mels); None: the module takes the waves.
 
     Example:
         >>> from actsparse.zoo.data import ImageData
@@ -77,6 +79,7 @@ class ZooModel:
     image_input: ImageInput | None = None
     classes: list[str] = field(default_factory=list)
     sample_rate: int = 16000
+    features: Callable[[Tensor], Tensor] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("image", "text", "speech"):
@@ -127,7 +130,7 @@ class ZooModel:
     def batches(self, data: Data | SpeechData, batch_size: int = 32, limit: int | None = None,
                 max_length: int = 128, crops: Crops = "grid") -> Iterator[Any]:
         """Model inputs for ``data``: normalised image tensors, dicts of tokenizer outputs, or
-        waves ``(B, T)`` of speech clips.
+        waves ``(B, T)`` of speech clips (their :attr:`features` where the model has them).
 
         The arguments are checked at once; the batches are made lazily, as they are consumed.
 
@@ -156,8 +159,9 @@ class ZooModel:
             if data.sample_rate != self.sample_rate:
                 raise ValueError(f"model {self.name!r} takes {self.sample_rate} Hz audio; "
                                  f"{data.name!r} is {data.sample_rate} Hz")
-            waves = data.waves[:limit]
-            return (waves[start:start + batch_size] for start in range(0, len(waves), batch_size))
+            waves, features = data.waves[:limit], self.features or (lambda w: w)
+            return (features(waves[start:start + batch_size])
+                    for start in range(0, len(waves), batch_size))
         if isinstance(data, TextData):
             if self.tokenizer is None:
                 raise TypeError(f"model {self.name!r} has no tokenizer, so it cannot take text")

@@ -10,8 +10,6 @@ from _gsc import write_tiny_gsc
 
 from actsparse.train import TrainConfig, load_checkpoint, train
 from actsparse.train.loop import BEST_FILE
-from actsparse.zoo.errors import ZooError
-from actsparse.zoo.models import load_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -82,9 +80,3 @@ def test_models_on_the_other_kind_of_data_are_refused(tmp_path: Path, model: str
     with pytest.raises(ValueError, match="speech"):
         train(config(data, model=model), tmp_path, progress=False)
     assert not tmp_path.joinpath("metrics.json").exists()
-
-
-def test_a_speech_run_folder_is_not_loaded_as_an_image_model(tmp_path: Path, gsc: str) -> None:
-    train(config(gsc, epochs=1), tmp_path, progress=False)
-    with pytest.raises(ZooError, match="keyword-spotting model"):
-        load_model(str(tmp_path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 import actsparse
 from actsparse.induce.kwinners import KWinners, KWinners2d
@@ -61,3 +62,30 @@ def test_kwta_layers_have_the_density_asked_for(arch: str) -> None:
 def test_sparse_coding_front_end_is_refused(arch: str) -> None:
     with pytest.raises(SparsitySpecError, match=f"{arch} has none"):
         net(arch, "sc:0.1")
+
+
+def test_a_ds_cnn_runs_the_modules_swapped_into_it() -> None:
+    net = build_model(model_config("ds-cnn", (1, 40, 98), 12), parse_sparsity("kwta:0.2")).eval()
+    x = torch.randn(2, 1, 40, 98)
+    net.act3 = nn.Identity()  # what export_ready and accelerate() do to a module
+    net.conv5 = nn.Sequential(nn.Conv2d(64, 64, 1, bias=False), nn.BatchNorm2d(64))
+    with torch.no_grad():
+        ref = net.fc(net.pool(_by_hand(net, x)).flatten(1))
+        assert torch.equal(net(x), ref)
+
+
+def _by_hand(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    for i in range(1, 10):
+        x = getattr(net, f"act{i}")(getattr(net, f"conv{i}")(x))
+    return x
+
+
+def test_a_kwta_ds_cnn_exports_to_onnx_and_runs_in_onnxruntime(tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    from actsparse.exploit.onnx_export import check_onnx, export_onnx
+
+    torch.manual_seed(0)
+    net = build_model(model_config("ds-cnn", (1, 40, 98), 12), parse_sparsity("kwta:0.15")).eval()
+    x = torch.randn(3, 1, 40, 98)
+    path = export_onnx(net, x, tmp_path / "kws.onnx")
+    assert check_onnx(path, net, [x, torch.randn(1, 1, 40, 98)]) < 1e-4
