@@ -342,6 +342,61 @@ def kws_latency(d: dict[str, Any]) -> str:
             + provenance(d, d.get("command", PY + "benchmarks.kws_latency")))
 
 
+def sae_language_models(d: dict[str, Any]) -> str:
+    by = {r["model"]: r for r in d["results"]}
+    cols = [m for m in ("smollm2", "minilm") if m in by]
+    head = {"smollm2": "SmolLM2", "minilm": "MiniLM"}
+
+    def cell(r: dict[str, Any], what: str) -> str:
+        tr, ho, ds = r["train"], r["held_out"], r["downstream"]
+        if what == "vectors":
+            return f"{tr['vectors']:,} / {ho['vectors']:,}"
+        if what == "fvu":
+            return f"{tr['fvu']:.3f} / {ho['fvu']:.3f}"
+        if what == "l0":
+            return f"{ho['l0']:.1f}"
+        if what == "dead":
+            return f"{tr['dead_fraction']:.2%} / {ho['dead_fraction']:.2%}"
+        if ds["task"] == "lm":
+            return (f"loss recovered {ds['loss_recovered']:.3f} (CE {ds['loss_clean']:.3f} "
+                    f"clean, {ds['loss_sae']:.3f} with the SAE, {ds['loss_zero_ablated']:.3f} "
+                    "ablated)")
+        return (f"sentence-embedding cosine {ds['embedding_cosine']:.3f} "
+                f"({ds['embedding_cosine_zero_ablated']:.3f} ablated)")
+
+    rows = ["| | " + " | ".join(
+        f"{head[m]} `{by[m]['layer']}` ({by[m]['sae']['d_in']} -> {by[m]['sae']['n_latents']})"
+        for m in cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    for what, label in (("vectors", "vectors, train / held-out"), ("fvu", "FVU, train / held-out"),
+                        ("l0", "L0 (held-out)"), ("dead", "dead latents, train / held-out"),
+                        ("downstream", "downstream")):
+        rows.append(f"| {label} | " + " | ".join(cell(by[m], what) for m in cols) + " |")
+    s = d["settings"]
+    return (f"Expansion {s['expansion']:g}, k = {s['k']}, {s['steps']} steps of "
+            f"{s['batch_size']:,} vectors, lr {s['lr']:g}.\n\n" + "\n".join(rows) + "\n\n"
+            + provenance(d, PY + "benchmarks.sae_language_models"))
+
+
+def sae_vs_saelens(d: dict[str, Any]) -> str:
+    head = {"minilm": "MiniLM", "smollm2": "SmolLM2"}
+    rows = ["| layer | recipe | held-out FVU | L0 | dead latents | s / step |",
+            "|---|---|---|---|---|---|"]
+    for r in d["models"]:
+        for side, label in (("ours", "actsparse `train_sae` defaults"),
+                            ("saelens", f"SAELens TopK, lr {r['saelens_lr']:g}")):
+            m = r["summary"][side]
+            rows.append(f"| {head.get(r['model'], r['model'])} `{r['layer']}` | {label} | "
+                        f"{_mean_ci(m['fvu'])} | {m['l0']['mean']:.1f} | "
+                        f"{m['dead']['mean']:.2%} | {m['s_per_step']['mean']:.2f} |")
+    first = d["models"][0]
+    return (f"{first['train_vectors']:,} training / {first['test_vectors']:,} held-out vectors "
+            f"per layer, expansion {d['expansion']}, k = {d['k']}, {d['steps']} steps of "
+            f"{d['batch']:,}; SAELens {d['saelens_version']}, its learning rate the best on "
+            f"held-out FVU of the first seed; means ± 95% intervals over "
+            f"{len(first['runs']['ours'])} seeds.\n\n" + "\n".join(rows) + "\n\n"
+            + provenance(d, PY + "benchmarks.sae_vs_saelens"))
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "profile_overhead": profile_overhead,
     "profile_overhead_under_load": profile_overhead_under_load, "profile_memory": profile_memory,
@@ -352,6 +407,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "recsys_robustness": recsys_robustness, "recsys_scoring": recsys_scoring,
     "recsys_study": recsys_study,
     "speech_data": speech_data, "lm_selection": lm_selection, "kws_latency": kws_latency,
+    "sae_language_models": sae_language_models, "sae_vs_saelens": sae_vs_saelens,
 }
 
 

@@ -4,8 +4,9 @@
 
 For each model, ``run_sae`` (what ``actsparse sae`` runs) captures the layer's activations on
 the zoo 'text' train split (padding left out, at most 256 tokens per passage), trains a TopK SAE
-(expansion 8, k 32, 600 steps of 1024 vectors, Adam lr 2e-3, AuxK, unit-norm decoder, ``b_pre``
-at the geometric median, inputs scaled to mean squared norm d_in), and measures on the test
+(expansion 8, k 32, 600 steps of 1024 vectors, Adam lr 4e-3, AuxK, unit-norm decoder, the
+encoder at a tenth of its transpose, ``b_pre`` at the geometric median, inputs scaled to mean
+squared norm d_in), and measures on the test
 split (disjoint passages): FVU, L0, the fraction of dead latents, and the downstream effect of
 splicing the SAE into the model:
 
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--expansion", type=float, default=8.0)
     parser.add_argument("--k", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=4e-3)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: the 2 cores are shared with other jobs)")
     parser.add_argument("--repeats", type=int, default=5)
