@@ -44,23 +44,35 @@ def valid_positions(x: Tensor, mask: Tensor | None) -> Tensor:
 Scales = dict[str, Tensor | None]
 
 
-def score_samples(model: nn.Module, data: list[Any], input_key: int | str, targets: list[Target],
-                  scales: Scales) -> dict[str, ScoreSample]:
-    """One pass without thresholds: a random sample of each layer's scores."""
-    samples = {t.name: ScoreSample(-(-SAMPLE_SIZE // len(data)), seed=i)
-               for i, t in enumerate(targets)}
-    mask: list[Tensor | None] = [None]
+def scored_pass(model: nn.Module, data: list[Any], input_key: int | str, targets: list[Target],
+                scales: Scales, update: Callable[[str, Tensor], None]) -> None:
+    """One pass over ``data``: ``update(layer, scores)`` with the non-padding scores of each
+    target's input (``|x|``, times the column norms under the weight rule)."""
+    mask: list[Tensor | None] = [None]  # the batch's padding mask, set before its forward
 
     def observe(name: str, x: Tensor) -> None:
-        key = parse_layer_name(name).key
-        if key in samples and x.is_floating_point():
-            samples[key].update(scores(valid_positions(x, mask[0]), scales.get(key)))
+        if x.is_floating_point():
+            key = parse_layer_name(name).key
+            update(key, scores(valid_positions(x, mask[0]), scales.get(key)))
 
     with evaluating(model), torch.inference_mode(), hooked(model, targets, observe):
         device = model_device(model)
         for i, batch in enumerate(data):
             args, kwargs, mask[0] = unpack_batch(batch, i, input_key, device)
             model(*args, **kwargs)
+
+
+def score_samples(model: nn.Module, data: list[Any], input_key: int | str, targets: list[Target],
+                  scales: Scales) -> dict[str, ScoreSample]:
+    """One pass without thresholds: a random sample of each layer's scores."""
+    samples = {t.name: ScoreSample(-(-SAMPLE_SIZE // len(data)), seed=i)
+               for i, t in enumerate(targets)}
+
+    def update(key: str, values: Tensor) -> None:
+        if key in samples:
+            samples[key].update(values)
+
+    scored_pass(model, data, input_key, targets, scales, update)
     return samples
 
 
@@ -73,24 +85,17 @@ def measure_windows(model: nn.Module, data: list[Any], input_key: int | str,
              thresholds: dict[str, float], scales: Scales | None = None
              ) -> dict[str, ThresholdWindow | None]:
     """One pass with the thresholds in place: a fine score window around each threshold."""
-    scales = scales or {}
     windows: dict[str, ThresholdWindow | None] = {
         name: ThresholdWindow(t) if t > 0 else None for name, t in thresholds.items()}
     targets = [Target(name, threshold_module_name(name), True)
                for name, w in windows.items() if w is not None]
-    mask: list[Tensor | None] = [None]
 
-    def observe(name: str, x: Tensor) -> None:
-        key = parse_layer_name(name).key
+    def update(key: str, values: Tensor) -> None:
         window = windows[key]
-        if window is not None and x.is_floating_point():
-            window.update(scores(valid_positions(x, mask[0]), scales.get(key)))
+        if window is not None:
+            window.update(values)
 
-    with evaluating(model), torch.inference_mode(), hooked(model, targets, observe):
-        device = model_device(model)
-        for i, batch in enumerate(data):
-            args, kwargs, mask[0] = unpack_batch(batch, i, input_key, device)
-            model(*args, **kwargs)
+    scored_pass(model, data, input_key, targets, scales or {}, update)
     return windows
 
 
