@@ -84,7 +84,7 @@ def _independent(dense: nn.Module, fast: nn.Module, batches: list[Tensor], repea
 
     with torch.inference_mode():
         t = interleaved([cycling(dense), cycling(fast)], repeats=repeats * len(batches),
-                        warmup=2 * len(batches))
+                        warmup=2 * len(batches), min_seconds=2.0)  # as long as accelerate()'s check
     return {"dense_s": t.medians[0], "ours_s": t.medians[1], "speedup": t.ratio(0, 1),
             "calls": len(batches), "rounds": repeats}
 
