@@ -1,13 +1,16 @@
 """Per-image firing maps of conv layers, measured on a few real input images.
 
-The maps are what :func:`actsparse.report.overlay.overlay_figure` lays over the images; this
-module runs the model and keeps the maps, the report only draws them.
+The maps are what :func:`actsparse.report.overlay.overlay_figure` lays over the images (and
+:func:`actsparse.report.spectrogram_overlay.spectrogram_figure` over log-mel spectrograms, for
+``kind="spectrogram"``); this module runs the model and keeps the maps, the report only draws
+them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -15,6 +18,8 @@ from torch import Tensor, nn
 from actsparse._hooks import LayerSpec, evaluating, hooked, select_layers
 
 MAX_IMAGES = 8  # maps are kept whole (K, h, w) per layer: K stays small
+
+Kind = Literal["image", "spectrogram"]
 
 
 @dataclass
@@ -24,6 +29,9 @@ class Examples:
     Attributes:
         images: (K, C, H, W) float in [0, 1], C = 1 (grey) or 3 (RGB): the images as shown.
         maps: layer name -> (K, h, w) float in [0, 1], that layer's map for each image.
+        captions: one line per image (e.g. its label), or empty for none.
+        kind: ``"image"``, or ``"spectrogram"`` when each input is a (1, mel bands, frames)
+            log-mel spectrogram (drawn with low bands at the bottom and time across).
 
     Example:
         >>> ex = Examples(torch.rand(2, 1, 8, 8), {"conv": torch.rand(2, 4, 4)})
@@ -33,6 +41,8 @@ class Examples:
 
     images: Tensor
     maps: dict[str, Tensor]
+    captions: list[str] = field(default_factory=list)
+    kind: Kind = "image"
 
     def __post_init__(self) -> None:
         if self.images.dim() != 4 or self.images.shape[1] not in (1, 3):
@@ -45,6 +55,13 @@ class Examples:
                 raise ValueError(
                     f"the map of layer {name!r} must be (K={k}, h, w), got {tuple(m.shape)}"
                 )
+        if self.captions and len(self.captions) != k:
+            raise ValueError(f"{len(self.captions)} captions for {k} images: give one per image")
+        if self.kind not in ("image", "spectrogram"):
+            raise ValueError(f"kind must be 'image' or 'spectrogram', got {self.kind!r}")
+        if self.kind == "spectrogram" and self.images.shape[1] != 1:
+            raise ValueError("a spectrogram has one channel (K, 1, mel bands, frames), got "
+                             f"shape {tuple(self.images.shape)}")
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -62,6 +79,8 @@ def example_maps(
     *,
     threshold: float = 0.0,
     max_images: int = MAX_IMAGES,
+    captions: Sequence[str] = (),
+    kind: Kind = "image",
 ) -> Examples:
     """Run ``model`` once on a few images and keep, per 4D (N, C, H, W) activation, the
     fraction of channels active at each position of each image.
@@ -76,6 +95,9 @@ def example_maps(
             module); those whose output is not 4D are skipped.
         threshold: a value is active when ``|a| > threshold`` (0: when ``a != 0``); pass
             ``profile.config.active_threshold`` to match a profile. NaN counts as active.
+        captions: a line per image (its label); those beyond the images used are dropped.
+        kind: ``"spectrogram"`` when the inputs are (K, 1, mel bands, frames) log-mels, so the
+            report draws them as spectrograms (see :class:`Examples`).
 
     Example:
         >>> import torch
@@ -111,7 +133,7 @@ def example_maps(
             "none of the selected layers gives a 4D (N, C, H, W) activation, so there is no map "
             "to overlay; pass layers=[...] naming conv activations (e.g. the ReLU after a Conv2d)"
         )
-    return Examples(shown, maps)
+    return Examples(shown, maps, list(captions)[:k], kind)
 
 
 def _display(images: Tensor, k: int) -> Tensor:

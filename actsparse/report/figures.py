@@ -12,6 +12,7 @@ import base64
 import io
 from collections.abc import Callable, Sequence
 from html import escape
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
@@ -68,6 +69,22 @@ def png_data_uri(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def save_png(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` rendered by Agg to the PNG file ``path``; return the path.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     save_png(new_figure(1, 1), d + "/one.png").stat().st_size > 0
+        True
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fig.savefig(path, format="png", dpi=DPI)
+    return Path(path)
 
 
 def img_tag(fig: Figure, alt: str) -> str:

@@ -21,6 +21,7 @@ from actsparse.report.figures import MAX_PANELS, img_tag
 from actsparse.report.format import fmt, shape_text, union_sizes_shown
 from actsparse.report.overlay import MAX_LAYERS, overlay_figure
 from actsparse.report.page import document, facts_table, section, write_page
+from actsparse.report.spectrogram_overlay import spectrogram_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -51,6 +52,7 @@ def write_report(
     *,
     title: str | None = None,
     examples: Examples | None = None,
+    examples_note: str | None = None,
 ) -> Path:
     """Write a self-contained HTML report of ``profile`` and return its path.
 
@@ -61,8 +63,10 @@ def write_report(
     The report holds the profile's metadata, a per-layer table and six kinds of plot: density
     with near-zero fractions, firing-rate histograms, dead units, per-sample density, union
     density against B and (for conv layers) spatial firing maps; with ``examples`` (see
-    :func:`actsparse.report.example_maps`), also real input images with each conv layer's
-    firing map laid over them. Needs matplotlib (``pip install actsparse[report]``).
+    :func:`actsparse.report.example_maps`), also real input images (or, for
+    ``kind="spectrogram"``, log-mel spectrograms with their words) with each conv layer's
+    firing map laid over them; ``examples_note`` says why none are shown where they cannot be.
+    Needs matplotlib (``pip install actsparse[report]``).
 
     Example:
         >>> import tempfile, torch, actsparse
@@ -78,10 +82,12 @@ def write_report(
         raise TypeError(f"profile must be an actsparse Profile, got {type(profile).__name__}")
     if len(profile) == 0:
         raise ValueError("the profile has no layers: there is nothing to report")
-    return write_page(path, render(profile, title=title, examples=examples))
+    return write_page(path, render(profile, title=title, examples=examples,
+                                   examples_note=examples_note))
 
 
-def render(profile: Profile, *, title: str | None = None, examples: Examples | None = None) -> str:
+def render(profile: Profile, *, title: str | None = None, examples: Examples | None = None,
+           examples_note: str | None = None) -> str:
     """The report's HTML as a string (what :func:`write_report` writes).
 
     Example:
@@ -96,6 +102,8 @@ def render(profile: Profile, *, title: str | None = None, examples: Examples | N
         _layer_table(profile),
         *(section(p.title, img_tag(p.figure, p.title), note=p.note)
           for p in _plots(profile, examples)),
+        *([section("Active units over example inputs", "", note=examples_note)]
+          if examples_note else []),
         _glossary(),
     ]
     return document(heading, sections, header=_meta_table(profile))
@@ -136,11 +144,20 @@ def _plots(profile: Profile, examples: Examples | None) -> list[_Plot]:
     if examples is not None:
         more = (f" Showing {MAX_LAYERS} of {len(examples.names)} layers."
                 if len(examples.names) > MAX_LAYERS else "")
-        overlay = overlay_figure(examples)
-        found.append(_Plot("Firing maps over example images",
-                           "Each conv layer's fraction of active channels per position, for "
-                           "each image, upsampled and laid over it (column scale: 0 to the "
-                           "column's largest value)." + more, overlay))
+        if examples.kind == "spectrogram":
+            found.append(_Plot("Active units over example spectrograms",
+                               "Per clip (its word on the left), the log-mel spectrogram "
+                               "(time across, mel bands up) and, per conv layer, the fraction "
+                               "of its channels active at each time-frequency cell, upsampled "
+                               "and laid over it: transparent where no channel is active, "
+                               "brightest at the column's largest value." + more,
+                               spectrogram_figure(examples)))
+        else:
+            found.append(_Plot("Firing maps over example images",
+                               "Each conv layer's fraction of active channels per position, "
+                               "for each image, upsampled and laid over it (column scale: 0 "
+                               "to the column's largest value)." + more,
+                               overlay_figure(examples)))
     return found
 
 

@@ -66,3 +66,13 @@ def test_clear_errors() -> None:
         Examples(torch.rand(2, 5, 4, 4), {})
     with pytest.raises(ValueError, match="K=2"):
         Examples(torch.rand(2, 1, 4, 4), {"x": torch.rand(3, 2, 2)})
+
+
+def test_spectrogram_examples_carry_their_words(conv_net: nn.Sequential) -> None:
+    ex = example_maps(conv_net, torch.randn(3, 1, 16, 16), captions=["yes", "no", "up", "down"],
+                      kind="spectrogram", max_images=2)
+    assert ex.kind == "spectrogram" and ex.captions == ["yes", "no"]
+    with pytest.raises(ValueError, match="3 captions for 2 images"):
+        Examples(torch.rand(2, 1, 8, 8), {}, ["a", "b", "c"])
+    with pytest.raises(ValueError, match="a spectrogram has one channel"):
+        Examples(torch.rand(2, 3, 8, 8), {}, kind="spectrogram")
