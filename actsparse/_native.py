@@ -40,6 +40,17 @@ _FLAG_SETS = (
 )
 
 
+def _flag_sets() -> tuple[tuple[str, ...], ...]:
+    """The flag sets to try; ``ACTSPARSE_NATIVE_ARCH`` (e.g. ``x86-64``, ``x86-64-v3``) builds
+    for that architecture instead of ``-march=native`` (to test the kernels' narrower vector
+    paths on a wider machine)."""
+    arch = os.environ.get("ACTSPARSE_NATIVE_ARCH", "").strip()
+    if not arch:
+        return _FLAG_SETS
+    return tuple(tuple(f"-march={arch}" if f == "-march=native" else f for f in fs)
+                 for fs in _FLAG_SETS)
+
+
 def native_disabled() -> bool:
     """True when ``ACTSPARSE_NO_NATIVE`` is set to a true value (``1``, ``true``, ``yes``).
 
@@ -122,7 +133,7 @@ def _load(name: str, source: str) -> ctypes.CDLL | None:
         _give_up(name, f"no C compiler found ({cc!r}; set CC to choose one)")
         return None
     key = hashlib.sha256(
-        b"\0".join([code, repr((_BASE_FLAGS, _FLAG_SETS)).encode(), ident.encode(), _cpu_id()])
+        b"\0".join([code, repr((_BASE_FLAGS, _flag_sets())).encode(), ident.encode(), _cpu_id()])
     ).hexdigest()[:20]
     path = cache_dir() / f"{name}-{key}.so"
     if not path.exists():
@@ -144,7 +155,7 @@ def _build(cc: str, source: str, path: Path) -> str | None:
     except OSError as err:
         return f"cannot create the cache folder {path.parent}: {err}"
     error = "no flags worked"
-    for extra in _FLAG_SETS:
+    for extra in _flag_sets():
         fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
         os.close(fd)
         cmd = [cc, *_BASE_FLAGS, *extra, source, "-o", tmp, "-lm"]
