@@ -136,6 +136,22 @@ def accelerate_cnn(d: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n\n" + provenance(d, command)
 
 
+def mobilenet_sweep(d: dict[str, Any]) -> str:
+    rows = ["| target density | chosen | ours | vs dense eager | vs ONNX Runtime dense "
+            "| reported (over the model given) | FLOPs / dense | top-1 agreement "
+            "| max logit diff |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for p in d["points"]:
+        ort = p["ours_vs"].get("onnxruntime")
+        flops = f"{p['flop_ratio']:.2f}" if p.get("flop_ratio") else "n/a"
+        rows.append(
+            f"| {p['target_density']:g} | {p['chosen']} | {_time(p['ours_s'])} | "
+            f"{_x(p['speedup_vs_dense'])} | {_x(ort) if ort else 'n/a'} | "
+            f"{_x(p['reported_speedup_over_given'])} | {flops} | "
+            f"{p['top1_agreement']:.3f} ({p['crops']} crops) | {p['max_abs_logit_diff']:.2g} |")
+    return "\n".join(rows) + "\n\n" + provenance(d, d["command"])
+
+
 def sparse_coding(d: dict[str, Any]) -> str:
     rows = ["| data | alpha | nonzeros per code | objective, ours / sklearn "
             "| speedup (goal >= 10x) |",
@@ -402,7 +418,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "profile_overhead_under_load": profile_overhead_under_load, "profile_memory": profile_memory,
     "stats_kernel": stats_kernel, "kwinners_step": kwinners_step,
     "linear_kernels": linear_kernels,
-    "accelerate_cnn": accelerate_cnn, "sparse_coding": sparse_coding,
+    "accelerate_cnn": accelerate_cnn, "mobilenet_sweep": mobilenet_sweep,
+    "sparse_coding": sparse_coding,
     "recsys_baselines": recsys_baselines, "recsys_sparse": recsys_sparse,
     "recsys_robustness": recsys_robustness, "recsys_scoring": recsys_scoring,
     "recsys_study": recsys_study,
