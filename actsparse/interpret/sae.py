@@ -15,7 +15,8 @@ gives dead latents a gradient, which revives them.
 :mod:`~actsparse.interpret.sae_sparsity`):
 
 - ``"batchtopk"``: the ``k * B`` largest over the batch in training (mean L0 exactly ``k``);
-  at inference one global threshold, a running average of the batches' smallest kept value;
+  at inference one global threshold: a running average of the batches' smallest kept value,
+  which the trainer finally sets so that a sample of the training vectors has mean L0 ``k``;
 - ``"jumprelu"``: ``z = pre * H(pre - theta)``, a learned threshold per latent, trained by
   straight-through estimates with the loss ``mse + l0_coef * L0 + aux_coef * aux``; the
   trainer starts each threshold where its latent fires on ``k / n_latents`` of a sample;
@@ -283,6 +284,23 @@ architecture='jumprelu', d_out=6, l0_coef=0.001, bandwidth=0.05)
         rank = pre.shape[0] - max(1, round(pre.shape[0] * self.k / self.n_latents))
         theta = pre.kthvalue(max(1, rank), dim=0).values.clamp_min(1e-3)
         self.log_threshold.copy_(theta.log())
+
+    @torch.no_grad()
+    def calibrate_threshold_(self, x: Tensor) -> None:
+        """BatchTopK and Matryoshka: set the global threshold so that ``x`` has mean L0 ``k``.
+
+        It is the ``k * S``-th largest pre-activation over the ``S`` vectors of ``x`` (the
+        trainer passes a sample of the training vectors once training ends); the running
+        average kept during training lags behind the last steps.
+        """
+        if self.architecture not in ("batchtopk", "matryoshka"):
+            raise ValueError(f"calibrate_threshold_ is for architecture='batchtopk' or "
+                             f"'matryoshka', this one is {self.architecture!r}")
+        flat = self.pre_activations(self._check(x).reshape(-1, self.d_in).float()).reshape(-1)
+        kth = flat.topk(min(self.k * x.reshape(-1, self.d_in).shape[0], flat.numel())).values
+        positive = kth[kth > 0]
+        if positive.numel():
+            self.threshold.copy_(positive[-1])
 
     @torch.no_grad()
     def normalize_decoder_(self) -> None:

@@ -224,6 +224,9 @@ def train_sae(
                                    ("dead_fraction", float(dead.float().mean())), ("lr", now)):
                     history[key].append(float(value))
                 bars.update(task, completed=step + 1, loss=loss, dead=float(dead.float().mean()))
+    if architecture in ("batchtopk", "matryoshka"):  # inference threshold: mean L0 k on a sample
+        same = torch.Generator().manual_seed(seed)  # one sample on every rank
+        sae.calibrate_threshold_(stats[torch.randperm(stats.shape[0], generator=same)[:4096]])
     sae.eval()
     config = {"architecture": architecture, "transcoder": y is not None,
               "n_latents": n_latents, "k": k, "k_aux": sae.k_aux, "aux_coef": aux_coef,

@@ -65,6 +65,15 @@ def test_batchtopk_codes_do_not_depend_on_the_batch_at_inference() -> None:
     torch.testing.assert_close(codes, pre * (pre > sae.threshold))
 
 
+@pytest.mark.parametrize("arch", ["batchtopk", "matryoshka"])
+def test_trained_threshold_gives_mean_l0_k_on_the_training_vectors(arch: str) -> None:
+    x, _ = _sparse_data(n=2048)
+    sae = _trained(arch, x, steps=40)
+    assert evaluate_sae(sae, x)["l0"] == pytest.approx(4.0, abs=0.05)
+    with pytest.raises(ValueError, match="for architecture='batchtopk'"):
+        SparseAutoencoder(8, 32, k=4).calibrate_threshold_(torch.randn(5, 8))
+
+
 def test_jumprelu_codes_are_exactly_zero_below_the_thresholds() -> None:
     sae = SparseAutoencoder(8, 32, k=4, architecture="jumprelu")
     with torch.no_grad():
@@ -79,7 +88,9 @@ def test_jumprelu_codes_are_exactly_zero_below_the_thresholds() -> None:
 def test_jumprelu_thresholds_get_gradient_only_near_the_threshold() -> None:
     sae = SparseAutoencoder(8, 32, k=4, architecture="jumprelu", bandwidth=0.05,
                             aux_coef=0.0)
-    x = torch.randn(40, 8) * 3
+    with torch.no_grad():
+        sae.log_threshold.copy_(torch.linspace(-5, 1, 32))  # some far above every pre-act
+    x = torch.randn(40, 8, generator=torch.Generator().manual_seed(0)) * 3
     pre = sae.pre_activations(x).detach()
     theta = sae.log_threshold.exp().detach()
     near = ((pre - theta).abs() < 0.025).any(0)  # (n_latents,)
