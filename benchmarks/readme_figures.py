@@ -402,7 +402,8 @@ def sae_architectures(d: dict[str, Any]) -> str:
     matched = set(d["jumprelu_matched"].values())
     label = {"topk": "TopK", "batchtopk": "BatchTopK", "matryoshka": "Matryoshka",
              "jumprelu": "JumpReLU"}
-    rows = ["| architecture | seed | held-out FVU | held-out L0 | dead latents | s / step |",
+    rows = ["| architecture | seed | held-out FVU | L0 train / held-out | dead latents "
+            "| s / step |",
             "|---|---|---|---|---|---|"]
     order = {"topk": 0, "batchtopk": 1, "matryoshka": 2, "jumprelu": 3}
     for name in sorted(runs, key=lambda n: (runs[n]["transcoder"],
@@ -411,12 +412,13 @@ def sae_architectures(d: dict[str, Any]) -> str:
         r = runs[name]
         what = label[r["architecture"]]
         if r["architecture"] == "jumprelu":
-            what += f", l0_coef {r['l0_coef']:g}" + (" (matched L0)" if name in matched else "")
+            what += f", l0_coef {r['l0_coef']:g}" + (" (nearest L0 32)" if name in matched else "")
         if r["architecture"] == "matryoshka":
             what += " (prefixes " + ", ".join(map(str, r["config"]["prefixes"])) + ")"
         if r["transcoder"]:
             what = f"{what} transcoder, `{d['source']}` -> output"
-        rows.append(f"| {what} | {r['seed']} | {r['fvu']:.3f} | {r['l0']:.1f} | "
+        rows.append(f"| {what} | {r['seed']} | {r['fvu']:.3f} | "
+                    f"{r['train_l0']:.1f} / {r['l0']:.1f} | "
                     f"{r['dead']:.2%} | {r['s_per_step']:.3f} |")
     return (f"MiniLM `{d['layer']}`, {d['train_vectors']:,} training / {d['test_vectors']:,} "
             f"held-out vectors, expansion {d['expansion']}, k = {d['k']}, {d['steps']} steps "
