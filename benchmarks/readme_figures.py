@@ -413,6 +413,37 @@ def sae_vs_saelens(d: dict[str, Any]) -> str:
             + provenance(d, PY + "benchmarks.sae_vs_saelens"))
 
 
+def sae_architectures(d: dict[str, Any]) -> str:
+    runs = d["runs"]
+    matched = set(d["jumprelu_matched"].values())
+    label = {"topk": "TopK", "batchtopk": "BatchTopK", "matryoshka": "Matryoshka",
+             "jumprelu": "JumpReLU"}
+    rows = ["| architecture | seed | held-out FVU | L0 train / held-out | dead latents "
+            "| s / step |",
+            "|---|---|---|---|---|---|"]
+    order = {"topk": 0, "batchtopk": 1, "matryoshka": 2, "jumprelu": 3}
+    for name in sorted(runs, key=lambda n: (runs[n]["transcoder"],
+                                            order[runs[n]["architecture"]],
+                                            runs[n]["l0_coef"] or 0, runs[n]["seed"])):
+        r = runs[name]
+        what = label[r["architecture"]]
+        if r["architecture"] == "jumprelu":
+            what += f", l0_coef {r['l0_coef']:g}" + (" (nearest L0 32)" if name in matched else "")
+        if r["architecture"] == "matryoshka":
+            what += " (prefixes " + ", ".join(map(str, r["config"]["prefixes"])) + ")"
+        if r["transcoder"]:
+            what = f"{what} transcoder, `{d['source']}` -> output"
+        rows.append(f"| {what} | {r['seed']} | {r['fvu']:.3f} | "
+                    f"{r['train_l0']:.1f} / {r['l0']:.1f} | "
+                    f"{r['dead']:.2%} | {r['s_per_step']:.3f} |")
+    return (f"MiniLM `{d['layer']}`, {d['train_vectors']:,} training / {d['test_vectors']:,} "
+            f"held-out vectors, expansion {d['expansion']}, k = {d['k']}, {d['steps']} steps "
+            f"of {d['batch']:,}, `train_sae` defaults otherwise. Dead: never fired on the "
+            "training vectors. The transcoder's FVU is against the block's output.\n\n"
+            + "\n".join(rows) + "\n\n"
+            + provenance(d, d.get("command", PY + "benchmarks.sae_architectures")))
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "profile_overhead": profile_overhead,
     "profile_overhead_under_load": profile_overhead_under_load, "profile_memory": profile_memory,
@@ -425,6 +456,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "recsys_study": recsys_study,
     "speech_data": speech_data, "lm_selection": lm_selection, "kws_latency": kws_latency,
     "sae_language_models": sae_language_models, "sae_vs_saelens": sae_vs_saelens,
+    "sae_architectures": sae_architectures,
 }
 
 

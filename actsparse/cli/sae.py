@@ -11,6 +11,12 @@ TopK SAE on them, evaluates it on the test split and writes:
   latents' snippets, timings and the command line;
 - ``report.html``: the same as a page with plots.
 
+``--arch`` picks the architecture (``topk``, the default; ``batchtopk``, ``jumprelu`` with its
+``--l0-coef``; ``matryoshka``). ``--target-layer NAME`` trains a *transcoder* instead: it
+predicts that layer's vectors from ``--layer``'s (captured in the same forwards, e.g.
+``--layer encoder.layer.3.intermediate:input --target-layer encoder.layer.3.output`` for an MLP
+block); FVU is then against the target, and the downstream splice is left out.
+
 A data set without splits (a user's file) is split: every 10th example is held out.
 """
 
@@ -41,9 +47,10 @@ from actsparse.cli.common import (
     positive_float,
     positive_int,
 )
-from actsparse.interpret.capture import capture_activations, resolve_layer
+from actsparse.interpret.capture import capture_activations, capture_pairs, resolve_layer
 from actsparse.interpret.sae import SparseAutoencoder
 from actsparse.interpret.sae_eval import downstream_effect, evaluate_sae
+from actsparse.interpret.sae_sparsity import ARCHITECTURES
 from actsparse.interpret.sae_top_latents import top_latent_examples
 from actsparse.interpret.sae_train import SAETrainResult, save_sae, train_sae
 from actsparse.report.format import fmt
@@ -65,8 +72,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         >>> p = add_parser(parser.add_subparsers(dest="command"))
         >>> args = parser.parse_args(["sae", "--model", "minilm", "--layer", "encoder.layer.3",
         ...                           "--data", "text", "--out", "r", "--k", "16"])
-        >>> args.k, args.expansion, args.tokens
-        (16, 8.0, 65536)
+        >>> args.k, args.expansion, args.tokens, args.arch
+        (16, 8.0, 65536, 'topk')
     """
     p: argparse.ArgumentParser = sub.add_parser(
         "sae", help="train a sparse autoencoder on one layer's activations; measure it")
@@ -81,7 +88,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     size.add_argument("--expansion", type=positive_float, default=8.0,
                       help="latents per input dimension when --latents is not given (default 8)")
     p.add_argument("--k", type=positive_int, default=32,
-                   help="active latents per vector (default 32)")
+                   help="active latents per vector (default 32; batchtopk: on average; "
+                        "jumprelu: where the thresholds start)")
+    p.add_argument("--arch", choices=ARCHITECTURES, default="topk",
+                   help="SAE architecture (default topk)")
+    p.add_argument("--l0-coef", type=positive_float, default=1e-3,
+                   help="jumprelu: weight of the L0 penalty (default 1e-3)")
+    p.add_argument("--target-layer", default=None,
+                   help="train a transcoder predicting this layer's vectors from --layer's")
     p.add_argument("--tokens", type=positive_int, default=65536,
                    help="activation vectors to capture for training, at most (default 65536)")
     length = p.add_mutually_exclusive_group()
@@ -109,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_sae(
         model_name=args.model, layer=args.layer, data_name=args.data, out=Path(args.out),
         n_latents=args.latents, expansion=args.expansion, k=args.k, tokens=args.tokens,
+        architecture=args.arch, l0_coef=args.l0_coef, target_layer=args.target_layer,
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         dead_tokens=args.dead_tokens, eval_limit=args.eval_limit,
         model_batch_size=args.model_batch_size, max_length=args.max_length, seed=args.seed,
@@ -149,10 +164,15 @@ class Captured:
         """At most ``limit`` activation vectors of the layer on ``data`` (padding left out)."""
         return capture_activations(self.zm.module, self.batches(data), self.layer, limit=limit)
 
+    def pairs(self, data: zoo.Data, target: str, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """At most ``limit`` row-aligned vectors of the layer and of ``target`` on ``data``."""
+        return capture_pairs(self.zm.module, self.batches(data), self.layer, target, limit=limit)
+
 
 def run_sae(
     *, model_name: str | zoo.ZooModel, layer: str, data_name: str, out: Path,
     n_latents: int | None = None, expansion: float = 8.0, k: int = 32, tokens: int = 65536,
+    architecture: str = "topk", l0_coef: float = 1e-3, target_layer: str | None = None,
     steps: int | None = None, epochs: float = 10.0, batch_size: int = 1024, lr: float = 4e-3,
     dead_tokens: int = 10_000, eval_limit: int | None = None,
     model_batch_size: int | None = None, max_length: int = 256, seed: int = 0,
@@ -169,32 +189,46 @@ def run_sae(
     with watch("load_s"):
         zm = model_name if isinstance(model_name, zoo.ZooModel) else zoo.load_model(model_name)
         resolve_layer(zm.module, layer)  # a bad layer fails before any work
+        if target_layer is not None:
+            resolve_layer(zm.module, target_layer)
         train_data, test_data = _splits(data_name, eval_limit)
         check_data_fits(zm, train_data, data_name)
         size = model_batch_size or MODEL_BATCH.get(zm.kind, 32)
     data = Captured(zm, layer, train_data, test_data, batch_size=size, max_length=max_length,
                     seed=seed)
     with watch("capture_s"):
-        x_train = data.vectors(train_data, tokens)
+        x_train, y_train = _captured(data, train_data, target_layer, tokens)
         d_in = x_train.shape[1]
         latents = n_latents if n_latents is not None else max(1, round(expansion * d_in))
-        SparseAutoencoder(d_in, latents, k)  # checks k against the latents before more work
-        x_test = data.vectors(test_data, tokens)
+        SparseAutoencoder(d_in, latents, k, architecture=architecture,
+                          l0_coef=l0_coef)  # checks the arguments before more work
+        x_test, y_test = _captured(data, test_data, target_layer, tokens)
     with watch("train_s"):
-        trained = train_sae(x_train, n_latents=latents, k=k, steps=steps, epochs=epochs,
-                            batch_size=batch_size, lr=lr, dead_tokens=dead_tokens, seed=seed,
-                            progress=progress)
+        trained = train_sae(x_train, targets=y_train, architecture=architecture,
+                            l0_coef=l0_coef, n_latents=latents, k=k, steps=steps,
+                            epochs=epochs, batch_size=batch_size, lr=lr,
+                            dead_tokens=dead_tokens, seed=seed, progress=progress)
     with watch("evaluate_s"):
-        measured = {"train": evaluate_sae(trained.sae, x_train),
-                    "held_out": evaluate_sae(trained.sae, x_test),
-                    "downstream": downstream_effect(zm.module, list(data.batches(test_data)),
-                                                    layer, trained.sae)}
+        measured = {"train": evaluate_sae(trained.sae, x_train, targets=y_train),
+                    "held_out": evaluate_sae(trained.sae, x_test, targets=y_test),
+                    "downstream": {"task": "transcoder (not spliced)"} if target_layer else
+                    downstream_effect(zm.module, list(data.batches(test_data)), layer,
+                                      trained.sae)}
     with watch("examples_s"):
         examples = _top_latents(data, trained, shown)
     name = model_name if isinstance(model_name, str) else zm.name
     result = _result(name, layer, data_name, command, trained, measured, examples, watch)
+    result["target_layer"] = target_layer
     _write(out, result, trained, examples)
     return result
+
+
+def _captured(data: Captured, split: zoo.Data, target_layer: str | None,
+              tokens: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The layer's vectors on ``split``, with the target layer's (a transcoder) or None."""
+    if target_layer is None:
+        return data.vectors(split, tokens), None
+    return data.pairs(split, target_layer, tokens)
 
 
 def _top_latents(data: Captured, trained: SAETrainResult, shown: int) -> list[dict[str, Any]]:
@@ -261,6 +295,7 @@ def print_summary(result: dict[str, Any], console: Any = None) -> None:
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
     rows: dict[str, Any] = {
         "model": result["model"], "layer": result["layer"], "data": result["data"],
+        "architecture": result["sae"].get("architecture", "topk"),
         "latents": result["sae"]["n_latents"], "k": result["sae"]["k"],
         "training vectors": result["train"]["vectors"],
         "held-out vectors": result["held_out"]["vectors"],

@@ -10,7 +10,7 @@ Example:
     True
 """
 
-from actsparse.interpret.capture import capture_activations, stream_activations
+from actsparse.interpret.capture import capture_activations, capture_pairs, stream_activations
 from actsparse.interpret.conv_coding import SparseCodingConv2d, fit_patch_dictionary
 from actsparse.interpret.dictionary import DictionaryLearning
 from actsparse.interpret.geometric_median import geometric_median
@@ -42,6 +42,7 @@ __all__ = [
     "TopActivations",
     "TopExamples",
     "capture_activations",
+    "capture_pairs",
     "class_overlap",
     "class_selectivity",
     "dead_fraction",

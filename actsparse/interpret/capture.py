@@ -182,6 +182,75 @@ def capture_activations(
     return torch.cat(chunks)
 
 
+def capture_pairs(
+    model: nn.Module,
+    batches: Iterable[Any],
+    inputs: str,
+    outputs: str,
+    *,
+    limit: int | None = None,
+    input_key: int | str = 0,
+) -> tuple[Tensor, Tensor]:
+    """Row-aligned vectors of two layers in the same forwards, e.g. a module's input and output.
+
+    The pairs a transcoder learns from: ``capture_pairs(model, batches, "mlp:input", "mlp")``.
+    Both are captured in one forward per batch (stopped once both are seen), padding left out
+    of both, the first ``limit`` pairs kept.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU())
+        >>> x, y = capture_pairs(net, [torch.randn(5, 4)] * 3, "0:input", "0", limit=12)
+        >>> x.shape, y.shape, torch.allclose(net[0](x), y)
+        (torch.Size([12, 4]), torch.Size([12, 8]), True)
+    """
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive number of vectors or None, got {limit!r}")
+    targets = [resolve_layer(model, inputs), resolve_layer(model, outputs)]
+    if targets[0].name == targets[1].name:
+        raise ValueError(f"inputs and outputs are the same layer {inputs!r}; name two")
+    left: list[Tensor] = []
+    right: list[Tensor] = []
+    kept = 0
+    for i, (args, kwargs, mask) in enumerate(iter_calls(model, batches, input_key)):
+        seen = _capture_both(model, targets, args, kwargs, mask)
+        if len(seen) != 2:
+            missing = [t.name for t in targets if t.name not in seen]
+            raise ValueError(f"layer {missing[0]!r} was not called in the forward of batch {i}")
+        a, b = seen[targets[0].name], seen[targets[1].name]
+        if a.shape[0] != b.shape[0]:
+            raise ValueError(f"{inputs!r} gives {a.shape[0]} vectors per batch but {outputs!r} "
+                             f"{b.shape[0]}: they must be taken at the same positions")
+        take = a.shape[0] if limit is None else min(a.shape[0], limit - kept)
+        left.append(a[:take])
+        right.append(b[:take])
+        kept += take
+        if limit is not None and kept >= limit:
+            break
+    if not left:
+        raise ValueError("batches is empty: there are no activations to capture")
+    return torch.cat(left), torch.cat(right)
+
+
+def _capture_both(model: nn.Module, targets: list[Target], args: tuple[Any, ...],
+                  kwargs: dict[str, Any], mask: Tensor | None) -> dict[str, Tensor]:
+    names = {t.name for t in targets}
+    seen: dict[str, Tensor] = {}
+
+    def observe(name: str, x: Tensor) -> None:
+        if name in seen or name not in names:
+            return
+        seen[name] = as_vectors(x.detach(), mask).float().cpu().clone()
+        if len(seen) == len(names):
+            raise _Captured
+
+    try:
+        with evaluating(model), hooked(model, targets, observe), torch.no_grad():
+            model(*args, **kwargs)
+    except _Captured:
+        pass
+    return seen
+
+
 def _reservoir(stream: Iterator[Tensor], limit: int, seed: int) -> Tensor:
     """Algorithm R over a stream of chunks: a uniform sample of ``limit`` vectors."""
     gen = torch.Generator().manual_seed(seed)

@@ -1,4 +1,4 @@
-"""A TopK sparse autoencoder (Gao et al. 2024, "Scaling and evaluating sparse autoencoders").
+"""A sparse autoencoder (TopK by default; BatchTopK, JumpReLU, Matryoshka) or transcoder.
 
 For an activation vector ``x`` (width ``d_in``), scaled by a fixed ``input_scale``::
 
@@ -11,6 +11,23 @@ have not fired for a while; the trainer passes the mask) to model the residual
 ``e = s*x - s*x_hat``: ``aux = ||e - W_dec^T z_aux||^2 / ||e||^2`` (0 when nothing is dead). It
 gives dead latents a gradient, which revives them.
 
+``architecture`` swaps TopK for another way of choosing the active latents (see
+:mod:`~actsparse.interpret.sae_sparsity`):
+
+- ``"batchtopk"``: the ``k * B`` largest over the batch in training (mean L0 exactly ``k``);
+  at inference one global threshold: a running average of the batches' smallest kept value,
+  which the trainer finally sets so that a sample of the training vectors has mean L0 ``k``;
+- ``"jumprelu"``: ``z = pre * H(pre - theta)``, a learned threshold per latent, trained by
+  straight-through estimates with the loss ``mse + l0_coef * L0 + aux_coef * aux``; the
+  trainer starts each threshold where its latent fires on ``k / n_latents`` of a sample;
+- ``"matryoshka"``: BatchTopK, with the loss summed over the reconstructions of nested
+  prefixes of the dictionary (latents ``[0, m)`` for each ``m`` in ``prefixes``), so the
+  first latents learn the coarse features alone.
+
+A *transcoder* (``d_out`` given) predicts another vector ``y`` (e.g. a layer's output from its
+input): the encoder centres ``s*x`` by its own ``b_in``, and ``b_pre`` and the decoder live in
+``y``'s space, scaled by ``output_scale``; the losses compare with ``y``.
+
 Decoder rows (one ``d_in`` direction per latent) have unit norm: the trainer removes the
 gradient component parallel to each row before a step (:meth:`remove_parallel_grads_`) and
 renormalises after it (:meth:`normalize_decoder_`). The encoder starts as the decoder's
@@ -21,16 +38,28 @@ and ``b_pre`` at the data's geometric median (set by the trainer).
 Only ``k`` (and ``k_aux``) latents per row carry a gradient, so the backward pass is sparse:
 the encoder's weight gradient is a sparse-dense product and the decoder is an ``embedding_bag``.
 The one dense product is the forward ``(B, d_in) @ (d_in, n_latents)`` that TopK needs.
+JumpReLU is dense: its thresholds learn from latents just below them too.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from actsparse.interpret.sae_sparsity import (
+    JumpReLU,
+    Step,
+    above,
+    batch_topk,
+    check_architecture,
+    row_topk,
+)
 
 
 @dataclass
@@ -38,12 +67,14 @@ class SAEOutput:
     """What :meth:`SparseAutoencoder.forward` returns.
 
     Attributes:
-        reconstruction: ``(B, d_in)`` in the model's units.
-        values: ``(B, k)`` the kept latent activations (after ReLU; may hold zeros).
-        indices: ``(B, k)`` int64, which latents they are.
-        loss: ``mse + aux_coef * aux``, the scalar to minimise.
+        reconstruction: ``(B, d_in)`` (``(B, d_out)`` for a transcoder) in the model's units.
+        values: ``(B, m)`` the kept latent activations (after ReLU; may hold zeros: with
+            BatchTopK and JumpReLU rows keep different numbers, padded with zeros).
+        indices: ``(B, m)`` int64, which latents they are.
+        loss: the scalar to minimise (see the module doc per architecture).
         mse: mean squared error per element, in the scaled space.
         aux: the AuxK loss (0 when no latent is dead).
+        l0: mean number of active latents per row (JumpReLU: differentiable in the thresholds).
     """
 
     reconstruction: Tensor
@@ -52,6 +83,7 @@ class SAEOutput:
     loss: Tensor
     mse: Tensor
     aux: Tensor
+    l0: Tensor
 
     def codes(self, n_latents: int) -> Tensor:
         """The dense ``(B, n_latents)`` codes."""
@@ -59,21 +91,38 @@ class SAEOutput:
         return dense.scatter_(1, self.indices, self.values)
 
 
+class _Encoded(NamedTuple):
+    values: Tensor  # (B, m) after ReLU, zeros in padding
+    indices: Tensor  # (B, m)
+    pre: Tensor  # (B, n_latents), no gradient
+    centred: Tensor  # (B, d_in)
+    dense: Tensor | None  # (B, n_latents) codes with gradient (JumpReLU), else None
+    l0: Tensor  # mean active latents per row
+
+
 class SparseAutoencoder(nn.Module):
-    """A TopK sparse autoencoder with AuxK dead-latent revival and unit-norm decoder rows.
+    """A sparse autoencoder (or transcoder) with AuxK dead-latent revival, unit decoder rows.
 
     Args:
         d_in: width of the activation vectors.
         n_latents: number of latents (dictionary size).
-        k: latents kept per vector (L0 is at most ``k``).
+        k: latents kept per vector (TopK: at most ``k``; BatchTopK and Matryoshka: ``k`` on
+            average over a training batch; JumpReLU: where the thresholds start).
         k_aux: dead latents used by the AuxK loss (default ``d_in // 2``, as Gao et al.).
         aux_coef: weight of the AuxK loss (default 1/32, as Gao et al.).
         seed: seed of the random unit-norm decoder.
         encoder_init: the encoder starts as the decoder's transpose times this.
+        architecture: ``"topk"``, ``"batchtopk"``, ``"jumprelu"`` or ``"matryoshka"``.
+        d_out: the width of the predicted vectors for a transcoder (None: an autoencoder).
+        prefixes: Matryoshka prefix sizes, increasing, the last ``n_latents`` (default
+            ``n/8, n/4, n/2, n``).
+        l0_coef: JumpReLU's weight of the mean L0 in the loss.
+        bandwidth: JumpReLU's kernel width for the threshold gradients (scaled space).
 
     Shape:
         - Input: ``(B, d_in)`` (or ``(..., d_in)``; leading dims are flattened then restored).
-        - Output: :class:`SAEOutput`; ``reconstruction`` has the input's shape.
+        - Output: :class:`SAEOutput`; ``reconstruction`` has the input's shape (last dim
+          ``d_out`` for a transcoder).
 
     Example:
         >>> sae = SparseAutoencoder(8, 32, k=4)
@@ -82,49 +131,97 @@ class SparseAutoencoder(nn.Module):
         (torch.Size([5, 8]), torch.Size([5, 4]), torch.Size([]))
         >>> sae
         SparseAutoencoder(d_in=8, n_latents=32, k=4, k_aux=4, aux_coef=0.03125)
+        >>> SparseAutoencoder(8, 32, k=4, architecture="jumprelu", d_out=6)
+        SparseAutoencoder(d_in=8, n_latents=32, k=4, k_aux=4, aux_coef=0.03125, \
+architecture='jumprelu', d_out=6, l0_coef=0.001, bandwidth=0.05)
     """
 
     input_scale: Tensor
+    output_scale: Tensor  # transcoders only
+    threshold: Tensor  # BatchTopK and Matryoshka only
 
     def __init__(self, d_in: int, n_latents: int, k: int, *, k_aux: int | None = None,
-                 aux_coef: float = 1 / 32, seed: int = 0, encoder_init: float = 0.1) -> None:
+                 aux_coef: float = 1 / 32, seed: int = 0, encoder_init: float = 0.1,
+                 architecture: str = "topk", d_out: int | None = None,
+                 prefixes: Sequence[int] | None = None, l0_coef: float = 1e-3,
+                 bandwidth: float = 0.05) -> None:
         super().__init__()
         _check_sizes(d_in, n_latents, k, k_aux, aux_coef)
         if not encoder_init > 0:
             raise ValueError(f"encoder_init must be positive, got {encoder_init!r}")
+        if d_out is not None:
+            _check_sizes(d_out, n_latents, k, k_aux, aux_coef, name="d_out")
+        self.prefixes = check_architecture(architecture, n_latents, prefixes, l0_coef,
+                                           bandwidth)
         self.d_in, self.n_latents, self.k = int(d_in), int(n_latents), int(k)
         self.k_aux = int(k_aux) if k_aux is not None else max(1, d_in // 2)
         self.aux_coef = float(aux_coef)
+        self.architecture, self.d_out = architecture, d_out
+        self.l0_coef, self.bandwidth = float(l0_coef), float(bandwidth)
+        width = d_out if d_out is not None else d_in
         gen = torch.Generator().manual_seed(seed)
-        w_dec = F.normalize(torch.randn(n_latents, d_in, generator=gen), dim=1)
-        self.w_dec = nn.Parameter(w_dec)  # (n_latents, d_in), unit rows
-        self.w_enc = nn.Parameter(w_dec * encoder_init)  # (n_latents, d_in): tied, scaled
+        w_dec = F.normalize(torch.randn(n_latents, width, generator=gen), dim=1)
+        self.w_dec = nn.Parameter(w_dec)  # (n_latents, width), unit rows
+        tied = w_dec if d_out is None else F.normalize(torch.randn(n_latents, d_in,
+                                                                   generator=gen), dim=1)
+        self.w_enc = nn.Parameter(tied * encoder_init)  # (n_latents, d_in): tied, scaled
         self.b_enc = nn.Parameter(torch.zeros(n_latents))
-        self.b_pre = nn.Parameter(torch.zeros(d_in))
+        self.b_pre = nn.Parameter(torch.zeros(width))
         self.register_buffer("input_scale", torch.tensor(1.0))
+        if d_out is not None:
+            self.b_in = nn.Parameter(torch.zeros(d_in))
+            self.register_buffer("output_scale", torch.tensor(1.0))
+        if architecture in ("batchtopk", "matryoshka"):
+            self.register_buffer("threshold", torch.tensor(float("nan")))
+        if architecture == "jumprelu":
+            self.log_threshold = nn.Parameter(torch.full((n_latents,), math.log(0.01)))
+        self._pick = {"topk": self._pick_topk, "batchtopk": self._pick_batch,
+                      "matryoshka": self._pick_batch, "jumprelu": self._pick_jump}[architecture]
 
     def extra_repr(self) -> str:
-        return (f"d_in={self.d_in}, n_latents={self.n_latents}, k={self.k}, "
-                f"k_aux={self.k_aux}, aux_coef={self.aux_coef:g}")
+        return ", ".join(f"{key}={value!r}" if isinstance(value, str) else f"{key}={value:g}"
+                         if isinstance(value, float) else f"{key}={value}"
+                         for key, value in self.config().items())
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments, for saving (the seed is not needed to load)."""
-        return {"d_in": self.d_in, "n_latents": self.n_latents, "k": self.k,
-                "k_aux": self.k_aux, "aux_coef": self.aux_coef}
+        out: dict[str, Any] = {"d_in": self.d_in, "n_latents": self.n_latents, "k": self.k,
+                               "k_aux": self.k_aux, "aux_coef": self.aux_coef}
+        if self.architecture != "topk":
+            out["architecture"] = self.architecture
+        if self.d_out is not None:
+            out["d_out"] = self.d_out
+        if self.prefixes is not None:
+            out["prefixes"] = list(self.prefixes)
+        if self.architecture == "jumprelu":
+            out.update(l0_coef=self.l0_coef, bandwidth=self.bandwidth)
+        return out
+
+    @property
+    def out_scale(self) -> Tensor:
+        """The factor of the reconstructed vectors (``output_scale`` for a transcoder)."""
+        scale: Tensor = self.output_scale if self.d_out is not None else self.input_scale
+        return scale
+
+    @property
+    def b_centre(self) -> Tensor:
+        """What the scaled input is centred by: ``b_in`` for a transcoder, else ``b_pre``."""
+        bias: Tensor = self.b_in if self.d_out is not None else self.b_pre
+        return bias
 
     def pre_activations(self, x: Tensor) -> Tensor:
         """``W_enc (s*x - b_pre) + b_enc`` for ``x`` ``(B, d_in)``: ``(B, n_latents)``."""
         x = self._check(x)
-        centred = x * self.input_scale - self.b_pre
+        centred = x * self.input_scale - self.b_centre
         return torch.addmm(self.b_enc, centred, self.w_enc.t())
 
     def encode_topk(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """``(values, indices)``, each ``(B, k)``: the kept latents of ``x`` ``(B, d_in)``."""
-        values, indices, _, _ = self._encode(self._check(x).reshape(-1, self.d_in))
-        return values, indices
+        """``(values, indices)``, each ``(B, m)``: the kept latents of ``x`` ``(B, d_in)``."""
+        enc = self._encode(self._check(x).reshape(-1, self.d_in))
+        return enc.values, enc.indices
 
     def encode(self, x: Tensor) -> Tensor:
-        """Dense codes ``(..., n_latents)`` with at most ``k`` nonzeros per vector.
+        """Dense codes ``(..., n_latents)`` (at most ``k`` nonzeros per vector for TopK).
 
         Example:
             >>> sae = SparseAutoencoder(4, 16, k=2)
@@ -132,12 +229,13 @@ class SparseAutoencoder(nn.Module):
             True
         """
         flat = self._check(x).reshape(-1, self.d_in)
-        values, indices, _, _ = self._encode(flat)
-        dense = values.new_zeros(flat.shape[0], self.n_latents).scatter_(1, indices, values)
+        enc = self._encode(flat)
+        dense = enc.values.new_zeros(flat.shape[0], self.n_latents)
+        dense.scatter_(1, enc.indices, enc.values)
         return dense.reshape(*x.shape[:-1], self.n_latents)
 
     def decode(self, codes: Tensor) -> Tensor:
-        """Dense codes ``(..., n_latents)`` back to activations ``(..., d_in)``.
+        """Dense codes ``(..., n_latents)`` back to activations ``(..., d_in)`` (or ``d_out``).
 
         Example:
             >>> sae = SparseAutoencoder(4, 16, k=2)
@@ -148,24 +246,61 @@ class SparseAutoencoder(nn.Module):
         if codes.shape[-1] != self.n_latents:
             raise ValueError(f"codes must have {self.n_latents} latents in the last dim, got "
                              f"shape {tuple(codes.shape)}")
-        return (codes @ self.w_dec + self.b_pre) / self.input_scale
+        return (codes @ self.w_dec + self.b_pre) / self.out_scale
 
     def decode_topk(self, values: Tensor, indices: Tensor) -> Tensor:
-        """``(B, k)`` values at ``indices`` back to activations ``(B, d_in)``."""
-        return (_sparse_decode(values, indices, self.w_dec) + self.b_pre) / self.input_scale
+        """``(B, m)`` values at ``indices`` back to activations ``(B, d_in)`` (or ``d_out``)."""
+        return (_sparse_decode(values, indices, self.w_dec) + self.b_pre) / self.out_scale
 
-    def forward(self, x: Tensor, dead: Tensor | None = None) -> SAEOutput:
-        """Reconstruct ``x`` and compute the losses; ``dead`` is a ``(n_latents,)`` bool mask."""
+    def forward(self, x: Tensor, dead: Tensor | None = None,
+                target: Tensor | None = None) -> SAEOutput:
+        """Reconstruct ``x`` and compute the losses; ``dead`` is a ``(n_latents,)`` bool mask.
+
+        A transcoder needs the ``target`` ``(..., d_out)`` it predicts; an autoencoder none.
+        """
         x = self._check(x)
-        shape = x.shape
         flat = x.reshape(-1, self.d_in)
-        values, indices, pre, centred = self._encode(flat)
-        scaled_hat = _sparse_decode(values, indices, self.w_dec) + self.b_pre  # (B, d_in)
-        target = flat * self.input_scale
-        mse = (scaled_hat - target).pow(2).mean()
-        aux = self._aux_loss(pre, centred, (target - scaled_hat).detach(), dead)
-        reconstruction = (scaled_hat / self.input_scale).reshape(shape)
-        return SAEOutput(reconstruction, values, indices, mse + self.aux_coef * aux, mse, aux)
+        goal = self._goal(flat, x.shape, target)  # (B, width), scaled
+        enc = self._encode(flat)
+        decoded = enc.dense @ self.w_dec if enc.dense is not None else \
+            _sparse_decode(enc.values, enc.indices, self.w_dec)
+        scaled_hat = decoded + self.b_pre  # (B, width)
+        mse = (scaled_hat - goal).pow(2).mean()
+        loss = mse + self._prefix_mse(enc, goal)
+        if self.architecture == "jumprelu":
+            loss = loss + self.l0_coef * enc.l0
+        aux = self._aux_loss(enc.pre, enc.centred, (goal - scaled_hat).detach(), dead)
+        reconstruction = (scaled_hat / self.out_scale).reshape(*x.shape[:-1], -1)
+        return SAEOutput(reconstruction, enc.values, enc.indices, loss + self.aux_coef * aux,
+                         mse, aux, enc.l0)
+
+    @torch.no_grad()
+    def init_thresholds_(self, x: Tensor) -> None:
+        """JumpReLU: start each threshold where its latent fires on ``k / n_latents`` of ``x``."""
+        if self.architecture != "jumprelu":
+            raise ValueError(f"init_thresholds_ is for architecture='jumprelu', this one is "
+                             f"{self.architecture!r}")
+        pre = self.pre_activations(self._check(x).reshape(-1, self.d_in).float())  # (S, n)
+        rank = pre.shape[0] - max(1, round(pre.shape[0] * self.k / self.n_latents))
+        theta = pre.kthvalue(max(1, rank), dim=0).values.clamp_min(1e-3)
+        self.log_threshold.copy_(theta.log())
+
+    @torch.no_grad()
+    def calibrate_threshold_(self, x: Tensor) -> None:
+        """BatchTopK and Matryoshka: set the global threshold so that ``x`` has mean L0 ``k``.
+
+        It is the ``k * S``-th largest pre-activation over the ``S`` vectors of ``x`` (the
+        trainer passes a sample of the training vectors once training ends); the running
+        average kept during training lags behind the last steps.
+        """
+        if self.architecture not in ("batchtopk", "matryoshka"):
+            raise ValueError(f"calibrate_threshold_ is for architecture='batchtopk' or "
+                             f"'matryoshka', this one is {self.architecture!r}")
+        flat = self.pre_activations(self._check(x).reshape(-1, self.d_in).float()).reshape(-1)
+        kth = flat.topk(min(self.k * x.reshape(-1, self.d_in).shape[0], flat.numel())).values
+        positive = kth[kth > 0]
+        if positive.numel():
+            self.threshold.copy_(positive[-1])
 
     @torch.no_grad()
     def normalize_decoder_(self) -> None:
@@ -191,13 +326,69 @@ class SparseAutoencoder(nn.Module):
                              "trained on")
         return x
 
-    def _encode(self, flat: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        centred = flat * self.input_scale - self.b_pre  # (B, d_in)
+    def _goal(self, flat: Tensor, shape: torch.Size, target: Tensor | None) -> Tensor:
+        """The scaled vectors to reconstruct: ``x`` itself, or a transcoder's target."""
+        if self.d_out is None:
+            if target is not None:
+                raise ValueError("target is for transcoders (built with d_out=...); an "
+                                 "autoencoder reconstructs its input")
+            return flat * self.input_scale
+        if target is None:
+            raise ValueError(f"this transcoder predicts vectors of width d_out={self.d_out}: "
+                             "pass them as target=")
+        if target.shape != (*shape[:-1], self.d_out):
+            raise ValueError(f"target has shape {tuple(target.shape)}; for inputs of shape "
+                             f"{tuple(shape)} it must be {(*shape[:-1], self.d_out)}")
+        return target.reshape(-1, self.d_out) * self.out_scale
+
+    def _encode(self, flat: Tensor) -> _Encoded:
+        centred = flat * self.input_scale - self.b_centre  # (B, d_in)
+        return self._pick(centred)
+
+    def _sparse_codes(self, centred: Tensor, pre: Tensor, top: Tensor,
+                      indices: Tensor) -> _Encoded:
+        values = F.relu(_rows_at(centred, self.w_enc, self.b_enc, indices, top))
+        l0 = (values.detach() > 0).sum(1).float().mean()
+        return _Encoded(values, indices, pre, centred, None, l0)
+
+    def _pick_topk(self, centred: Tensor) -> _Encoded:
         with torch.no_grad():
             pre = torch.addmm(self.b_enc, centred, self.w_enc.t())  # (B, n_latents)
-            top, indices = pre.topk(self.k, dim=1, sorted=False)  # (B, k)
-        values = F.relu(_rows_at(centred, self.w_enc, self.b_enc, indices, top))
-        return values, indices, pre, centred
+            top, indices = row_topk(pre, self.k)  # (B, k)
+        return self._sparse_codes(centred, pre, top, indices)
+
+    def _pick_batch(self, centred: Tensor) -> _Encoded:
+        with torch.no_grad():
+            pre = torch.addmm(self.b_enc, centred, self.w_enc.t())  # (B, n_latents)
+            if self.training or not bool(self.threshold.isfinite()):
+                top, indices, low = batch_topk(pre, self.k)  # (B, m), m varies per batch
+                if self.training and bool(low.isfinite()):
+                    known = bool(self.threshold.isfinite())
+                    self.threshold.copy_(0.99 * self.threshold + 0.01 * low if known else low)
+            else:
+                top, indices = above(pre, self.threshold)
+        return self._sparse_codes(centred, pre, top, indices)
+
+    def _pick_jump(self, centred: Tensor) -> _Encoded:
+        pre = torch.addmm(self.b_enc, centred, self.w_enc.t())  # (B, n_latents), with grad
+        theta = self.log_threshold.exp()  # (n_latents,)
+        dense = JumpReLU.apply(pre, theta, self.bandwidth)
+        l0 = Step.apply(pre, theta, self.bandwidth).sum(1).mean()
+        with torch.no_grad():
+            _, indices = above(pre, theta)
+        values = dense.gather(1, indices)  # zeros in the padding
+        return _Encoded(values, indices, pre.detach(), centred, dense, l0)
+
+    def _prefix_mse(self, enc: _Encoded, goal: Tensor) -> Tensor:
+        """Matryoshka: the MSE of each smaller prefix's reconstruction, summed (else 0)."""
+        if self.prefixes is None:
+            return goal.new_zeros(())
+        total = goal.new_zeros(())
+        for size in self.prefixes[:-1]:
+            inside = enc.values * (enc.indices < size)
+            hat = _sparse_decode(inside, enc.indices, self.w_dec) + self.b_pre
+            total = total + (hat - goal).pow(2).mean()
+        return total
 
     def _aux_loss(self, pre: Tensor, centred: Tensor, residual: Tensor,
                   dead: Tensor | None) -> Tensor:
@@ -219,10 +410,11 @@ class SparseAutoencoder(nn.Module):
         return (estimate - residual).pow(2).sum() / total
 
 
-def _check_sizes(d_in: int, n_latents: int, k: int, k_aux: int | None, aux_coef: float) -> None:
-    for name, value in (("d_in", d_in), ("n_latents", n_latents), ("k", k)):
+def _check_sizes(d_in: int, n_latents: int, k: int, k_aux: int | None, aux_coef: float,
+                 name: str = "d_in") -> None:
+    for label, value in ((name, d_in), ("n_latents", n_latents), ("k", k)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            raise ValueError(f"{label} must be a positive integer, got {value!r}")
     if k > n_latents:
         raise ValueError(f"k={k} is larger than the number of latents n_latents={n_latents}: "
                          "k must be between 1 and n_latents")

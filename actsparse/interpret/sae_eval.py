@@ -101,11 +101,14 @@ def density_histogram(density: Tensor, bins: int = 40, low: float = -6.0) -> dic
 
 @torch.no_grad()
 def evaluate_sae(sae: SparseAutoencoder, activations: Tensor | Iterable[Tensor], *,
-                 batch_size: int = 4096, bins: int = 40) -> dict[str, Any]:
+                 targets: Tensor | None = None, batch_size: int = 4096,
+                 bins: int = 40) -> dict[str, Any]:
     """FVU, L0, MSE, feature density and its histogram of ``sae`` on activation vectors.
 
     ``activations`` is one ``(N, d_in)`` tensor or an iterable of such chunks (e.g.
     :func:`~actsparse.interpret.capture.stream_activations`): one pass, memory one chunk.
+    For a transcoder, ``targets`` ``(N, d_out)`` (a tensor, with a tensor of activations) are
+    what FVU and MSE compare its predictions with.
 
     Example:
         >>> sae = SparseAutoencoder(8, 32, k=4)
@@ -113,17 +116,17 @@ def evaluate_sae(sae: SparseAutoencoder, activations: Tensor | Iterable[Tensor],
         >>> sorted(m)[:4], m["l0"] <= 4
         (['dead_fraction', 'density', 'density_histogram', 'fvu'], True)
     """
-    chunks = _chunks(activations, batch_size)
+    chunks = _paired(sae, activations, targets, batch_size)
     count = 0
-    sum_x = torch.zeros(sae.d_in, dtype=torch.float64)
+    sum_x = torch.zeros(sae.w_dec.shape[1], dtype=torch.float64)
     sum_sq = torch.zeros((), dtype=torch.float64)
     err_sq = torch.zeros((), dtype=torch.float64)
     nonzero = torch.zeros((), dtype=torch.float64)
     fires = torch.zeros(sae.n_latents, dtype=torch.float64)
-    for chunk in chunks:
+    for chunk, goal in chunks:
         values, indices = sae.encode_topk(chunk)
         x_hat = sae.decode_topk(values, indices)
-        x = chunk.double()
+        x = goal.double()
         count += x.shape[0]
         sum_x += x.sum(0)
         sum_sq += x.pow(2).sum()
@@ -137,13 +140,27 @@ def evaluate_sae(sae: SparseAutoencoder, activations: Tensor | Iterable[Tensor],
     density = (fires / count).float()
     return {
         "fvu": float(err_sq / total_var) if float(total_var) > 0 else math.nan,
-        "mse": float(err_sq / (count * sae.d_in)),
+        "mse": float(err_sq / (count * sum_x.shape[0])),
         "l0": float(nonzero / count),
         "dead_fraction": dead_fraction(density),
         "vectors": count,
         "density": density,
         "density_histogram": density_histogram(density, bins=bins),
     }
+
+
+def _paired(sae: SparseAutoencoder, activations: Tensor | Iterable[Tensor],
+            targets: Tensor | None, size: int) -> Iterator[tuple[Tensor, Tensor]]:
+    """``(inputs, what they should reconstruct)`` chunks."""
+    if (targets is None) != (sae.d_out is None):
+        raise ValueError("pass targets= for a transcoder (d_out set), and only for one")
+    if targets is None:
+        yield from ((chunk, chunk) for chunk in _chunks(activations, size))
+        return
+    if not isinstance(activations, Tensor) or targets.shape[0] != activations.shape[0]:
+        raise ValueError("a transcoder is evaluated on a tensor of activations and a tensor "
+                         "of targets with as many rows")
+    yield from zip(_chunks(activations, size), _chunks(targets, size), strict=True)
 
 
 def _chunks(activations: Tensor | Iterable[Tensor], size: int) -> Iterator[Tensor]:

@@ -25,7 +25,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,11 +82,16 @@ def input_scale(x: Tensor) -> float:
 def train_sae(
     activations: Tensor | ActivationChunks,
     *,
+    targets: Tensor | None = None,
+    architecture: str = "topk",
     n_latents: int | None = None,
     expansion: float = 8.0,
     k: int = 32,
     k_aux: int | None = None,
     aux_coef: float = 1 / 32,
+    l0_coef: float = 1e-3,
+    bandwidth: float = 0.05,
+    prefixes: Sequence[int] | None = None,
     steps: int | None = None,
     epochs: float = 10.0,
     batch_size: int = 1024,
@@ -101,7 +106,7 @@ def train_sae(
     log_every: int = 10,
     progress: bool = False,
 ) -> SAETrainResult:
-    """Train a TopK sparse autoencoder on ``activations`` ``(N, d_in)``.
+    """Train a sparse autoencoder (TopK by default) or transcoder on ``activations``.
 
     Args:
         activations: the training vectors ``(N, d_in)`` (e.g. from
@@ -109,9 +114,15 @@ def train_sae(
             :class:`~actsparse.interpret.sae_chunks.ActivationChunks` on disk for more than
             fits in memory (the input scale and ``b_pre`` then come from a sample of
             ``median_sample`` vectors across its files).
+        targets: for a transcoder, the ``(N, d_out)`` vectors to predict from the
+            activations (row ``i`` the target of row ``i``; e.g. a module's output for its
+            input, :func:`~actsparse.interpret.capture.capture_pairs`); they get their own
+            input scale and geometric median. None: an autoencoder.
+        architecture: ``"topk"``, ``"batchtopk"``, ``"jumprelu"`` or ``"matryoshka"`` (see
+            :class:`SparseAutoencoder`).
         n_latents: dictionary size; default ``round(expansion * d_in)``.
         expansion: latents per input dimension when ``n_latents`` is not given.
-        k, k_aux, aux_coef: see :class:`SparseAutoencoder`.
+        k, k_aux, aux_coef, l0_coef, bandwidth, prefixes: see :class:`SparseAutoencoder`.
         steps: optimiser steps; default ``epochs`` passes over the data.
         epochs: passes over the data when ``steps`` is not given.
         batch_size: vectors per step.
@@ -132,6 +143,10 @@ def train_sae(
         >>> losses = result.history["loss"]
         >>> result.sae.n_latents, result.steps, losses[-1] < losses[0]
         (64, 20, True)
+        >>> jump = train_sae(x, architecture="jumprelu", expansion=4, k=4, steps=5,
+        ...                  batch_size=128)
+        >>> jump.sae.architecture, len(jump.history["l0"])
+        ('jumprelu', 2)
     """
     ranks = ddp.world_size()
     gen = torch.Generator().manual_seed(seed + 7919 * ddp.rank())  # own shuffle per rank
@@ -141,40 +156,50 @@ def train_sae(
     else:
         x = _check_activations(activations)
         n, d_in = x.shape
+    y = _check_targets(targets, activations, ranks)
     n_latents = n_latents if n_latents is not None else _latents_from(expansion, d_in)
     _check_training(batch_size, lr, lr_decay, dead_tokens, steps, epochs, log_every)
     sae = SparseAutoencoder(d_in, n_latents, k, k_aux=k_aux, aux_coef=aux_coef, seed=seed,
-                            encoder_init=encoder_init)
+                            encoder_init=encoder_init, architecture=architecture,
+                            d_out=None if y is None else y.shape[1], prefixes=prefixes,
+                            l0_coef=l0_coef, bandwidth=bandwidth)
     with torch.no_grad():
         stats = x if ranks == 1 else ddp.gather_rows(
             x[torch.randperm(x.shape[0], generator=gen)[:median_sample]])
         scale = input_scale(stats) if normalize else 1.0
         sae.input_scale.fill_(scale)
-        sample = stats[torch.randperm(stats.shape[0], generator=gen)[:median_sample]] * scale
-        sae.b_pre.copy_(geometric_median(sample.double()).float())
+        picked = torch.randperm(stats.shape[0], generator=gen)[:median_sample]
+        median = geometric_median((stats[picked] * scale).double()).float()
+        sae.b_centre.copy_(median)
+        if y is not None:  # a transcoder: the decoder side has its own scale and median
+            out_scale = input_scale(y) if normalize else 1.0
+            sae.output_scale.fill_(out_scale)
+            sae.b_pre.copy_(geometric_median((y[picked] * out_scale).double()).float())
+        if architecture == "jumprelu":
+            sae.init_thresholds_(stats[picked])
     batch = min(batch_size, n)
     per_epoch = math.ceil(n / batch)
     total = steps if steps is not None else max(1, math.ceil(epochs * per_epoch))
     if ranks > 1:
         total = ddp.same_on_all(total, "the number of steps (pass steps=)")
         ddp.same_on_all(batch, "the batch size per rank")
-    batches = (activations.batches(batch, gen) if isinstance(activations, ActivationChunks)
-               else _shuffled(x, batch, gen))
+    batches = (((rows, None) for rows in activations.batches(batch, gen))
+               if isinstance(activations, ActivationChunks) else _shuffled(x, batch, gen, y))
     opt = torch.optim.Adam(sae.parameters(), lr=lr)
     since_fired = torch.zeros(n_latents, dtype=torch.long)
     history: dict[str, list[float]] = {k_: [] for k_ in
-                                       ("step", "loss", "mse", "aux", "dead_fraction", "lr")}
+                                       ("step", "loss", "mse", "aux", "l0", "dead_fraction", "lr")}
     started = time.perf_counter()
     sae.train()
     with Bars("loss {loss:.4f} dead {dead:.1%}", enabled=progress) as bars:
         task = bars.add("training SAE", total=total, loss=float("nan"), dead=0.0)
         for step in range(total):
-            rows = next(batches)
+            rows, goal = next(batches)
             dead = since_fired >= dead_tokens
             now = lr * _lr_factor(step, total, lr_decay)
             for group in opt.param_groups:
                 group["lr"] = now
-            out = sae(rows, dead)
+            out = sae(rows, dead, goal)
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
             if ranks > 1:
@@ -195,11 +220,16 @@ def train_sae(
                 for key, value in (("step", step), ("loss", loss),
                                    ("mse", float(out.mse.detach())),
                                    ("aux", float(out.aux.detach())),
+                                   ("l0", float(out.l0.detach())),
                                    ("dead_fraction", float(dead.float().mean())), ("lr", now)):
                     history[key].append(float(value))
                 bars.update(task, completed=step + 1, loss=loss, dead=float(dead.float().mean()))
+    if architecture in ("batchtopk", "matryoshka"):  # inference threshold: mean L0 k on a sample
+        same = torch.Generator().manual_seed(seed)  # one sample on every rank
+        sae.calibrate_threshold_(stats[torch.randperm(stats.shape[0], generator=same)[:4096]])
     sae.eval()
-    config = {"n_latents": n_latents, "k": k, "k_aux": sae.k_aux, "aux_coef": aux_coef,
+    config = {"architecture": architecture, "transcoder": y is not None,
+              "n_latents": n_latents, "k": k, "k_aux": sae.k_aux, "aux_coef": aux_coef,
               "steps": total, "batch_size": batch, "lr": lr, "lr_decay": lr_decay,
               "dead_tokens": dead_tokens, "grad_clip": grad_clip, "normalize": normalize,
               "encoder_init": encoder_init,
@@ -250,20 +280,36 @@ def load_sae(path: str | os.PathLike[str]) -> SparseAutoencoder:
     if not Path(path).is_file():
         raise FileNotFoundError(f"no sparse autoencoder file at {path}")
     config = sae_metadata(path)["config"]
-    sae = SparseAutoencoder(config["d_in"], config["n_latents"], config["k"],
-                            k_aux=config["k_aux"], aux_coef=config["aux_coef"])
+    sae = SparseAutoencoder(**config)
     sae.load_state_dict(load_file(str(path)))
     return sae.eval()
 
 
-def _shuffled(x: Tensor, batch: int, gen: torch.Generator) -> Iterator[Tensor]:
-    """Batches of ``x`` in a random order, reshuffled each epoch (its tail left out)."""
+def _shuffled(x: Tensor, batch: int, gen: torch.Generator,
+              y: Tensor | None = None) -> Iterator[tuple[Tensor, Tensor | None]]:
+    """Batches of ``x`` (and the same rows of ``y``) in a random order, reshuffled each epoch
+    (its tail left out)."""
     order, cursor = torch.randperm(x.shape[0], generator=gen), 0
     while True:
         if cursor + batch > x.shape[0]:
             order, cursor = torch.randperm(x.shape[0], generator=gen), 0
-        yield x[order[cursor:cursor + batch]]
+        rows = order[cursor:cursor + batch]
+        yield x[rows], None if y is None else y[rows]
         cursor += batch
+
+
+def _check_targets(targets: Tensor | None, activations: Tensor | ActivationChunks,
+                   ranks: int) -> Tensor | None:
+    if targets is None:
+        return None
+    if isinstance(activations, ActivationChunks) or ranks > 1:
+        raise ValueError("a transcoder (targets=) trains on in-memory tensors in one process; "
+                         "pass activations and targets as tensors and no process group")
+    y = _check_activations(targets)
+    if y.shape[0] != activations.shape[0]:
+        raise ValueError(f"targets has {y.shape[0]} rows but activations has "
+                         f"{activations.shape[0]}: row i of targets is the target of row i")
+    return y
 
 
 def _lr_factor(step: int, total: int, decay: float) -> float:

@@ -128,3 +128,35 @@ def test_cli_failure_while_writing_leaves_no_out(one_thread: None, tmp_path: Pat
                    "--steps", "2", "--eval-limit", "2", "--max-length", "16", "--no-progress"])
     assert status == 2 and "disk full" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_arch_flag_trains_that_architecture(one_thread: None, tmp_path: Path) -> None:
+    status = main(["sae", "--model", "minilm", "--layer", LAYER, "--data", "text",
+                   "--out", str(tmp_path), "--expansion", "1", "--k", "4", "--tokens", "1500",
+                   "--steps", "10", "--eval-limit", "6", "--max-length", "48", "--no-progress",
+                   "--arch", "batchtopk"])
+    assert status == 0
+    saved = json.loads((tmp_path / "sae.json").read_text())
+    assert saved["sae"]["architecture"] == saved["training"]["architecture"] == "batchtopk"
+    assert load_sae(tmp_path / "sae.safetensors").architecture == "batchtopk"
+    assert saved["history"]["l0"][0] == 4.0  # k on average over each training batch
+
+
+def test_run_sae_transcoder_of_an_mlp_block(minilm: zoo.ZooModel, one_thread: None,
+                                            tmp_path: Path) -> None:
+    source = "encoder.layer.3.intermediate:input"
+    result = run_sae(model_name=minilm, out=tmp_path, **{**SMALL, "layer": source},
+                     target_layer=LAYER, architecture="jumprelu")
+    assert result["target_layer"] == LAYER
+    assert result["sae"]["d_out"] == 384 and result["sae"]["architecture"] == "jumprelu"
+    assert 0 < result["held_out"]["fvu"] < 1
+    assert result["downstream"] == {"task": "transcoder (not spliced)"}
+    sae = load_sae(tmp_path / "sae.safetensors")
+    assert sae.d_out == 384
+
+
+def test_unknown_arch_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["sae", "--model", "minilm", "--layer", LAYER, "--data", "text", "--out", "x",
+              "--arch", "gated"])
+    assert "invalid choice: 'gated'" in capsys.readouterr().err

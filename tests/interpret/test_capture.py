@@ -12,6 +12,7 @@ from actsparse import zoo
 from actsparse.interpret.capture import (
     as_vectors,
     capture_activations,
+    capture_pairs,
     map_vectors,
     resolve_layer,
     stream_activations,
@@ -63,6 +64,25 @@ def test_capture_limit_and_streaming_chunks(minilm: zoo.ZooModel, one_thread: No
     found = (sample[:, None, :] == everything[None, :, :]).all(-1)  # (50, N)
     assert found.any(1).all()  # every sampled vector is one of the captured ones
     assert found.any(0).sum() == 50  # 50 different ones
+
+
+def test_capture_pairs_are_row_aligned_inputs_and_outputs(minilm: zoo.ZooModel,
+                                                          one_thread: None) -> None:
+    batches = _batches(minilm, "test", 8, size=4)
+    mlp_in, mlp_out = "encoder.layer.3.intermediate:input", LAYER
+    x, y = capture_pairs(minilm.module, batches, mlp_in, mlp_out, limit=70)
+    assert x.shape == y.shape == (70, 384)
+    torch.testing.assert_close(x, capture_activations(minilm.module, batches, mlp_in, limit=70))
+    torch.testing.assert_close(y, capture_activations(minilm.module, batches, LAYER, limit=70))
+    dense = capture_pairs(minilm.module, batches, "encoder.layer.3.output.dense:input",
+                          "encoder.layer.3.output.dense", limit=20)
+    layer = minilm.module.get_submodule("encoder.layer.3.output.dense")
+    with torch.no_grad():
+        torch.testing.assert_close(layer(dense[0]), dense[1], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="the same layer"):
+        capture_pairs(minilm.module, batches, LAYER, LAYER)
+    with pytest.raises(ValueError, match="matches no module"):
+        capture_pairs(minilm.module, batches, "nope", LAYER)
 
 
 def test_reservoir_sample_is_uniform() -> None:
