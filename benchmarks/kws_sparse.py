@@ -41,7 +41,7 @@ from benchmarks._timing import write_json
 
 DATA = "speech-commands"
 EPOCHS, LR, BATCH = 6, 0.003, 32  # ~3-4 min a run at 1 thread; val accuracy still rising
-L1_WEIGHT = 1.0  # probed: the weight whose test density is <= 0.15 (see the README)
+L1_WEIGHT = 0.3  # probed at seed 0: density 0.137 (l1:1 gave 0.041 and 66% accuracy)
 ACCURACY_MARGIN, DENSITY_GOAL = 0.005, 0.15  # the goals: within 0.5 points at <= 15%
 NOISE_SEED = 0  # one noise draw for every model and seed: a paired comparison
 METRICS = ("test_accuracy", "heldout_engine_accuracy", "noise_score", "density",
