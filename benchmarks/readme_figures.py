@@ -444,6 +444,62 @@ def sae_architectures(d: dict[str, Any]) -> str:
             + provenance(d, d.get("command", PY + "benchmarks.sae_architectures")))
 
 
+def _points(s: dict[str, Any]) -> str:
+    """An accuracy difference in percentage points: ``mean ± half-width``."""
+    if s["hi"] is None:
+        return f"{100 * s['mean']:+.2f} (n=1)"
+    return f"{100 * s['mean']:+.2f} ± {100 * (s['hi'] - s['mean']):.2f}"
+
+
+def kws_sparse(d: dict[str, Any]) -> str:
+    names = {"dense": "dense (ReLU)", "kwta": "k-WTA, density 0.15"}
+    if not d["runs"]:
+        return "No run has finished yet.\n\n" + provenance(d, PY + "benchmarks.kws_sparse")
+    rows = ["| DS-CNN | seeds | test accuracy (held-out voices) | vs dense, points (paired) | "
+            "held-out engine | noise score | density | density abs(a) >= 0.01 |",
+            "|---|---|---|---|---|---|---|---|"]
+    acc, noise = d["goals"]["accuracy"], d["goals"]["noise"]
+    for key, s in d["summary"].items():
+        label = names[key] if key in names else f"L1 penalty, weight {s['sparsity'][3:]}"
+        versus = _points(acc[key]["difference"]) if key in acc else ""
+        rows.append(f"| {label} | {len(s['seeds'])} | {_summary(s['test_accuracy'], 4)} | "
+                    f"{versus} | {_summary(s['heldout_engine_accuracy'], 4)} | "
+                    f"{_summary(s['noise_score'], 0)} | {_summary(s['density'])} | "
+                    f"{_summary(s['near_zero_density'])} |")
+    verdicts = []
+    for key, g in acc.items():
+        label = names.get(key, "L1")
+        within = ("no interval from one seed" if g["difference"]["lo"] is None else
+                  "its 95% interval too" if g["interval_within_margin"] else
+                  "but its 95% interval reaches below -0.5")
+        verdicts.append(
+            f"- Goal 1, {label}: within 0.5 points of dense at <= 15% density: "
+            + (f"**met** on the mean (mean difference {_points(g['difference'])} points, {within}; "
+               f"density {g['density']:.3f})" if g["met"] else
+               f"**not met** (mean difference {_points(g['difference'])} points, density "
+               f"{g['density']:.3f})") + ".")
+    if noise is not None:
+        best = names.get(noise["best_sparse"], "L1")
+        verdicts.append(
+            f"- Goal 2, noise score of the best sparse variant ({best}) above dense with "
+            "non-overlapping 95% intervals: "
+            + ("**supported**" if noise["supported"] else "**not supported**"
+               + (" (no intervals from one seed)" if noise["sparse"]["lo"] is None else ""))
+            + f" ({_summary(noise['sparse'], 0)} against {_summary(noise['dense'], 0)}, "
+            f"{len(noise['seeds'])} paired seeds).")
+    seeds = " ".join(map(str, d["seeds"]))
+    train_s = [r["seconds"] for r in d["runs"]]
+    return (f"Synthesised `{d['data']}`, {d['epochs']} epochs (Adam lr {d['lr']:g}, batch "
+            f"{d['batch_size']}, best val epoch kept; {min(train_s):.0f}-{max(train_s):.0f} s of "
+            "training a run at 1 thread, 2 runs at a time on a shared machine), mean ± 95% "
+            "t-interval over seeds; noise "
+            f"score: correct predictions summed over the 11 noise levels on "
+            f"{d['runs'][0]['noise_clips']} test clips (at most "
+            f"{11 * d['runs'][0]['noise_clips']:,}); density: mean over the nine hidden layers "
+            "on the test clips.\n\n" + "\n".join(rows) + "\n\n" + "\n".join(verdicts) + "\n\n"
+            + provenance(d, f"nice -n 10 {PY}benchmarks.kws_sparse --seeds {seeds} --jobs 2"))
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "profile_overhead": profile_overhead,
     "profile_overhead_under_load": profile_overhead_under_load, "profile_memory": profile_memory,
@@ -456,7 +512,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "recsys_study": recsys_study,
     "speech_data": speech_data, "lm_selection": lm_selection, "kws_latency": kws_latency,
     "sae_language_models": sae_language_models, "sae_vs_saelens": sae_vs_saelens,
-    "sae_architectures": sae_architectures,
+    "sae_architectures": sae_architectures, "kws_sparse": kws_sparse,
 }
 
 

@@ -3,12 +3,16 @@
 A clip becomes its log-mel spectrogram (:func:`~actsparse.zoo.speech_features.log_mel`: 40
 bands x 98 frames for 1 s at 16 kHz), standardised per clip (zero mean, unit standard
 deviation), so that the input does not depend on the recording level and needs no statistics
-of the training set. Speech models take only speech data and image models only images:
-:func:`check_model_fits_data` says so in one line.
+of the training set. The features of a split are computed once per process
+(:func:`split_features` keeps them in memory, keyed by the data, split, clip limit and feature
+settings), so a process that trains many runs spends its time training. Speech models take
+only speech data and image models only images: :func:`check_model_fits_data` says so in one
+line.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +24,9 @@ from actsparse.zoo.datasets import SPEECH_NAME
 from actsparse.zoo.speech_features import log_mel
 
 CHUNK = 256  # clips per STFT: bounds the complex spectrogram's memory
+# the log-mel settings of every keyword-spotting input (part of the feature cache's key)
+LOG_MEL: dict[str, float] = {"sample_rate": 16000, "n_mels": 40, "win_ms": 30.0, "hop_ms": 10.0,
+                             "top_db": 80.0}
 
 
 @dataclass
@@ -79,8 +86,11 @@ def speech_features(waves: Tensor) -> Tensor:
         >>> tuple(x.shape), round(float(x[0].mean()), 4), round(float(x[0].std()), 2)
         ((3, 1, 40, 98), 0.0, 1.0)
     """
-    parts = [log_mel(waves[i:i + CHUNK]) for i in range(0, waves.shape[0], CHUNK)]
-    db = torch.cat(parts) if parts else log_mel(torch.zeros(1, waves.shape[1]))[:0]
+    mel = functools.partial(log_mel, sample_rate=int(LOG_MEL["sample_rate"]),
+                            n_mels=int(LOG_MEL["n_mels"]), win_ms=LOG_MEL["win_ms"],
+                            hop_ms=LOG_MEL["hop_ms"], top_db=LOG_MEL["top_db"])
+    parts = [mel(waves[i:i + CHUNK]) for i in range(0, waves.shape[0], CHUNK)]
+    db = torch.cat(parts) if parts else mel(torch.zeros(1, waves.shape[1]))[:0]
     mean = db.mean(dim=(1, 2), keepdim=True)
     std = db.std(dim=(1, 2), keepdim=True).clamp(min=1e-5)  # a silent clip stays finite
     return ((db - mean) / std)[:, None]  # (N, 1, n_mels, frames)
@@ -116,10 +126,44 @@ class LogMelInput:
         return x
 
 
+_FEATURES: dict[tuple[object, ...], SpeechFeatures] = {}  # see split_features
+
+
+def split_features(data: str, split: str, limit: int | None = None) -> SpeechFeatures:
+    """The features of one split of ``data`` (its first ``limit`` clips), computed once per
+    process: later calls with the same data, split, limit and :data:`LOG_MEL` settings return
+    the same object (its tensors are shared: do not change them in place).
+
+    The key is the data's name, not the clips' bytes: a Speech Commands folder changed on disk
+    while the process runs is read again only after :func:`clear_feature_cache`.
+
+    Example:
+        >>> split_features("speech-commands:/nonexistent", "train")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: Speech Commands folder /nonexistent does not exist
+    """
+    key = (data, split, limit, tuple(sorted(LOG_MEL.items())))
+    if key not in _FEATURES:
+        clips = zoo.load_speech(data, split, limit)
+        _FEATURES[key] = SpeechFeatures(speech_features(clips.waves), clips.labels, clips.classes)
+    return _FEATURES[key]
+
+
+def clear_feature_cache() -> None:
+    """Forget every split's features kept by :func:`split_features`.
+
+    Example:
+        >>> clear_feature_cache()
+    """
+    _FEATURES.clear()
+
+
 def speech_splits(data: str, train_limit: int | None = None,
                   test_limit: int | None = None) -> dict[str, SpeechFeatures]:
     """The splits of ``data`` as features: 'train' (``train_limit`` clips), 'val', 'test' and,
-    for the synthesised set, 'heldout-engine' (each ``test_limit`` clips).
+    for the synthesised set, 'heldout-engine' (each ``test_limit`` clips), from
+    :func:`split_features` (computed once per process).
 
     Example:
         >>> speech_splits("speech-commands:/nonexistent")
@@ -128,12 +172,10 @@ def speech_splits(data: str, train_limit: int | None = None,
         FileNotFoundError: Speech Commands folder /nonexistent does not exist
     """
     names = ["train", "val", "test"] + (["heldout-engine"] if data == SPEECH_NAME else [])
-    out = {}
-    for split in names:
-        clips = zoo.load_speech(data, split, train_limit if split == "train" else test_limit)
-        out[split] = SpeechFeatures(speech_features(clips.waves), clips.labels, clips.classes)
-    return out
+    return {split: split_features(data, split, train_limit if split == "train" else test_limit)
+            for split in names}
 
 
-__all__ = ["LogMelInput", "SpeechFeatures", "check_model_fits_data", "is_speech_data",
-           "speech_features", "speech_splits"]
+__all__ = ["LOG_MEL", "LogMelInput", "SpeechFeatures", "check_model_fits_data",
+           "clear_feature_cache", "is_speech_data", "speech_features", "speech_splits",
+           "split_features"]
