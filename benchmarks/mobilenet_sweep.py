@@ -32,26 +32,17 @@ from torch import Tensor, nn
 
 import actsparse
 from actsparse._jsonio import write_json
-from actsparse._timing import interleaved, machine
+from actsparse._timing import machine
 from actsparse.exploit.baselines import dense_baselines
 from actsparse.induce.calibrate import calibrate_thresholds
-from benchmarks.accelerate_cnn import _cut, _inputs
+from benchmarks.accelerate_cnn import _cut, _independent, _inputs, _quality
 
 
-def _cycling(model: nn.Module, batches: list[Tensor]) -> Any:
-    state = [0]
-
-    def go() -> None:
-        model(batches[state[0] % len(batches)])
-        state[0] += 1
-    return go
-
-
-def _agreement(dense: nn.Module, fast: nn.Module, x: Tensor) -> dict[str, Any]:
-    with torch.inference_mode():
-        a, b = dense(x), fast(x)
-    return {"crops": len(x), "top1_agreement": float((a.argmax(1) == b.argmax(1)).float().mean()),
-            "max_abs_logit_diff": float((a - b).abs().max())}
+def _agreement(quality: dict[str, Any]) -> dict[str, Any]:
+    """Top-1 agreement with the dense model from ``accelerate_cnn``'s quality check."""
+    n = quality["images"]
+    return {"crops": n, "top1_agreement": 1.0 - quality["prediction_mismatches"] / n,
+            "max_abs_logit_diff": quality["max_abs_logit_diff"]}
 
 
 def point(dense: nn.Module, density: float, calib: Tensor, held: Tensor, test: Tensor,
@@ -66,21 +57,19 @@ def point(dense: nn.Module, density: float, calib: Tensor, held: Tensor, test: T
                                         repeats=repeats)
     seconds = time.perf_counter() - t0
     singles = _cut(test, 1)
-    with torch.inference_mode():
-        t = interleaved([_cycling(dense, singles), _cycling(fast, singles)],
-                        repeats=repeats * len(singles), warmup=len(singles), min_seconds=2.0)
+    t = _independent(dense, fast, singles, repeats)  # interleaved single calls, >= 2 s
     base = dense_baselines(dense, singles, accelerated=fast, compile=False, repeats=repeats)
     totals = report.to_dict()["totals"]
     row = {"target_density": density, "chosen": report.chosen, "seconds": seconds,
            "reported_speedup_over_given": report.measured_speedup,
-           "dense_s": t.medians[0], "ours_s": t.medians[1],
-           "speedup_vs_dense": t.ratio(0, 1), "flop_ratio": totals.get("flop_ratio"),
+           "dense_s": t["dense_s"], "ours_s": t["ours_s"], "speedup_vs_dense": t["speedup"],
+           "flop_ratio": totals.get("flop_ratio"),
            "runtimes": {k: v.get("median_s") for k, v in base.runtimes.items()},
            "ours_vs": base.accelerated_vs,
-           **_agreement(dense, fast, test)}
-    print(f"d={density:g}: {report.chosen}, {t.ratio(0, 1):.2f}x dense eager, "
+           **_agreement(_quality(dense, fast, singles, None))}
+    print(f"d={density:g}: {report.chosen}, {t['speedup']:.2f}x dense eager, "
           f"{base.accelerated_vs.get('onnxruntime', float('nan')):.2f}x ORT "
-          f"({t.medians[1] * 1e3:.1f} ms), top-1 agreement {row['top1_agreement']:.3f}, "
+          f"({t['ours_s'] * 1e3:.1f} ms), top-1 agreement {row['top1_agreement']:.3f}, "
           f"max |dy| {row['max_abs_logit_diff']:.2g}, flops x{row['flop_ratio'] or 0:.2f}, "
           f"{seconds:.0f} s")
     return row
