@@ -77,6 +77,47 @@ def interleaved(fns: Sequence[Callable[[], object]], repeats: int, warmup: int =
     return Timings(tuple(tuple(s) for s in seconds))
 
 
+def in_turns(fns: Sequence[Callable[[], object]], calls: int, repeats: int, settle: int = 1,
+             warmup: int = 1, pause_s: float = 0.0) -> Timings:
+    """Time each callable in turns of ``calls`` timed calls, after a pause of ``pause_s`` and
+    ``settle`` untimed calls, ``repeats`` rounds with the order of the turns alternating;
+    ``Timings`` holds seconds per call, the ``k``-th call of one callable paired with the
+    ``k``-th of the others.
+
+    For runtimes that keep threads spinning after a call (ONNX Runtime's spin for tens of
+    milliseconds): alternating single calls would hand each runtime's spin-wait to the next
+    one, so each would be slowed by the others; in turns, each runs as it would alone, and
+    the pause lets the threads of the runtime before go to sleep.
+
+    Example:
+        >>> t = in_turns([lambda: sum(range(2000)), lambda: None], calls=3, repeats=2)
+        >>> len(t.seconds[0]), t.ratio(0, 1) > 1
+        (6, True)
+    """
+    if calls < 1 or repeats < 1:
+        raise ValueError(f"calls and repeats must be >= 1, got {calls} and {repeats}")
+    if settle < 0 or not pause_s >= 0:
+        raise ValueError(f"settle and pause_s must be >= 0, got {settle} and {pause_s}")
+    if not fns:
+        raise ValueError("nothing to time: fns is empty")
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    seconds: list[list[float]] = [[] for _ in fns]
+    for r in range(repeats):
+        order = range(len(fns)) if r % 2 == 0 else range(len(fns) - 1, -1, -1)
+        for i in order:
+            if pause_s:
+                time.sleep(pause_s)
+            for _ in range(settle):
+                fns[i]()
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                fns[i]()
+                seconds[i].append(time.perf_counter() - t0)
+    return Timings(tuple(tuple(s) for s in seconds))
+
+
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo`` on Linux), else ``platform.processor()``."""
     try:

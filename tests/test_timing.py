@@ -7,6 +7,7 @@ import types
 import pytest
 
 from actsparse import _timing
+from actsparse._timing import in_turns
 
 
 class _Clock:
@@ -59,3 +60,21 @@ def test_bad_arguments() -> None:
         _timing.interleaved([lambda: None], repeats=1, min_seconds=-1.0)
     with pytest.raises(ValueError, match="nothing to time"):
         _timing.interleaved([], repeats=1)
+
+
+def test_in_turns_runs_each_in_turns_after_untimed_settling_calls() -> None:
+    log: list[str] = []
+    fns = [lambda: log.append("a"), lambda: log.append("b")]
+    t = in_turns(fns, calls=3, repeats=2, settle=1, warmup=1)
+    assert [len(s) for s in t.seconds] == [6, 6]
+    # warm-up a b; round 0: a's turn then b's; round 1: the other way round
+    assert "".join(log) == "ab" + "aaaa" + "bbbb" + "bbbb" + "aaaa"
+
+
+def test_in_turns_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="calls and repeats"):
+        in_turns([lambda: None], calls=0, repeats=1)
+    with pytest.raises(ValueError, match="settle and pause_s"):
+        in_turns([lambda: None], calls=1, repeats=1, settle=-1)
+    with pytest.raises(ValueError, match="empty"):
+        in_turns([], calls=1, repeats=1)
