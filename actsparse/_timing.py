@@ -6,12 +6,13 @@ figure to quote is the median, and a speedup is the median of per-repeat ratios.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +61,10 @@ def interleaved(fns: Sequence[Callable[[], object]], repeats: int, warmup: int =
         raise ValueError("nothing to time: fns is empty")
     if not min_seconds >= 0:
         raise ValueError(f"min_seconds must be >= 0, got {min_seconds}")
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
+    for fn in fns:
+        with _opened(fn):
+            for _ in range(warmup):
+                fn()
     seconds: list[list[float]] = [[] for _ in fns]
     start, r = time.perf_counter(), 0
     while r < repeats or (time.perf_counter() - start < min_seconds
@@ -100,22 +102,37 @@ def in_turns(fns: Sequence[Callable[[], object]], calls: int, repeats: int, sett
         raise ValueError(f"settle and pause_s must be >= 0, got {settle} and {pause_s}")
     if not fns:
         raise ValueError("nothing to time: fns is empty")
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
+    for fn in fns:
+        with _opened(fn):
+            for _ in range(warmup):
+                fn()
     seconds: list[list[float]] = [[] for _ in fns]
     for r in range(repeats):
         order = range(len(fns)) if r % 2 == 0 else range(len(fns) - 1, -1, -1)
         for i in order:
             if pause_s:
                 time.sleep(pause_s)
-            for _ in range(settle):
-                fns[i]()
-            for _ in range(calls):
-                t0 = time.perf_counter()
-                fns[i]()
-                seconds[i].append(time.perf_counter() - t0)
+            with _opened(fns[i]):
+                for _ in range(settle):
+                    fns[i]()
+                for _ in range(calls):
+                    t0 = time.perf_counter()
+                    fns[i]()
+                    seconds[i].append(time.perf_counter() - t0)
     return Timings(tuple(tuple(s) for s in seconds))
+
+
+@contextlib.contextmanager
+def _opened(fn: object) -> Iterator[None]:
+    """``fn.open()`` ... ``fn.close()`` where ``fn`` has them (see :func:`in_turns`)."""
+    opener, closer = getattr(fn, "open", None), getattr(fn, "close", None)
+    if opener is not None:
+        opener()
+    try:
+        yield
+    finally:
+        if closer is not None:
+            closer()
 
 
 def cpu_model() -> str:

@@ -78,3 +78,31 @@ def test_in_turns_rejects_bad_arguments() -> None:
         in_turns([lambda: None], calls=1, repeats=1, settle=-1)
     with pytest.raises(ValueError, match="empty"):
         in_turns([], calls=1, repeats=1)
+
+
+class _Session:
+    """A runtime that exists only between open() and close(), logging all three."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log, self.live = log, False
+
+    def open(self) -> None:
+        self.live = True
+        self.log.append("[")
+
+    def close(self) -> None:
+        self.live = False
+        self.log.append("]")
+
+    def __call__(self) -> None:
+        assert self.live, "called while closed"
+        self.log.append("s")
+
+
+def test_in_turns_opens_a_runtime_for_its_own_turns_only() -> None:
+    log: list[str] = []
+    session = _Session(log)
+    t = in_turns([lambda: log.append("a"), session], calls=2, repeats=2, settle=1, warmup=1)
+    assert [len(s) for s in t.seconds] == [2 * 2, 2 * 2]
+    assert "".join(log) == "a" + "[s]" + "aaa" + "[sss]" + "[sss]" + "aaa"
+    assert not session.live
