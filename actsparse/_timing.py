@@ -61,10 +61,9 @@ def interleaved(fns: Sequence[Callable[[], object]], repeats: int, warmup: int =
         raise ValueError("nothing to time: fns is empty")
     if not min_seconds >= 0:
         raise ValueError(f"min_seconds must be >= 0, got {min_seconds}")
-    for fn in fns:
-        with _opened(fn):
-            for _ in range(warmup):
-                fn()
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
     seconds: list[list[float]] = [[] for _ in fns]
     start, r = time.perf_counter(), 0
     while r < repeats or (time.perf_counter() - start < min_seconds
