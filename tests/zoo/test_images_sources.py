@@ -134,6 +134,14 @@ def test_missing_data_package(without_package: Callable[..., None],
         zoo.load_data("digits")
 
 
+def test_missing_photo_package(without_package: Callable[..., None]) -> None:
+    without_package("skimage")
+    with pytest.raises(zoo.MissingAssetError,
+                       match="pip install --no-deps scikit-image==0.26.0"):
+        zoo.load_data("photos")
+    assert len(zoo.load_data("photos", limit=2)) == 2  # scikit-learn's two need no more
+
+
 def test_missing_debian_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from actsparse.zoo import assets
 

@@ -14,6 +14,8 @@ from actsparse.zoo.assets import MOBILENET
 from actsparse.zoo.mobilenet import MobileNetV2
 
 PALACE = 698  # ImageNet class of the temple in sklearn's china.jpg
+# ImageNet classes of scikit-image's chelsea, coffee, rocket and motorcycle photos
+EGYPTIAN_CAT, ESPRESSO, SPACE_SHUTTLE, MOPED = 285, 967, 812, 665
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +69,11 @@ def test_mobilenet_loads_strictly() -> None:
 def test_mobilenet_on_photos(mobilenet: zoo.ZooModel) -> None:
     data = zoo.load_data("photos")
     center = predict(mobilenet, data, crops="center")
-    assert center.shape == (2, 1000) and torch.isfinite(center).all()
+    assert center.shape == (7, 1000) and torch.isfinite(center).all()
     assert center[0].argmax().item() == PALACE
+    assert center[3:].argmax(1).tolist() == [EGYPTIAN_CAT, ESPRESSO, SPACE_SHUTTLE, MOPED]
     grid = predict(mobilenet, data, batch_size=5)
-    assert grid.shape == (12, 1000)  # 2 x 3 crops of 224 from each 427 x 640 photo
+    assert grid.shape == (42, 1000)  # 2 x 3 crops of 224 from each 427 x 640 photo
     assert len(set(grid.argmax(1).tolist())) >= 4
     assert F.softmax(grid, 1).max(1).values.mean() > 0.2  # confident on real photos
 
