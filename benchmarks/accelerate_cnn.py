@@ -15,7 +15,8 @@ writes, per setting:
 
 Models: ``mnist-cnn`` (the pretrained zoo CNN on MNIST: calibration on the validation split)
 and ``mobilenetv2`` (on 224x224 crops of the zoo's seven photos at three scales and mirrored,
-224 crops: calibration, held-out and independent inputs are three thirds of them). A run folder of
+224 crops: calibration, held-out and independent inputs are three thirds of them, one crop in
+three each, a crop and its mirror image in the same third). A run folder of
 ``actsparse train`` can be passed too (``--models runs/kwta``; it is calibrated on MNIST).
 
     .venv/bin/python -m benchmarks.accelerate_cnn --json benchmarks/results/accelerate_cnn.json
@@ -46,9 +47,8 @@ def _inputs(name: str, quick: bool) -> tuple[nn.Module, Tensor, Tensor, Tensor, 
     """``(model, calibration, held_out, test, test_labels)`` input tensors of a model."""
     zm = zoo.load_model(name)
     if zm.image_input is not None and zm.image_input.size >= 64:  # photo crops
-        crops = _photo_crops(zm)
-        third = len(crops) // 3
-        return zm.module, crops[:third], crops[third:2 * third], crops[2 * third:], None
+        calib, held, test = _photo_thirds(zm)
+        return zm.module, calib, held, test, None
     val = zoo.load_data("mnist", split="val", limit=4096)
     test = zoo.load_data("mnist", split="test", limit=1000 if quick else None)
     images = torch.cat(list(zm.batches(val, batch_size=512)))
@@ -56,8 +56,18 @@ def _inputs(name: str, quick: bool) -> tuple[nn.Module, Tensor, Tensor, Tensor, 
     return zm.module, images[:2048], images[2048:], test_images, test.labels
 
 
+def _photo_thirds(zm: zoo.ZooModel) -> tuple[Tensor, Tensor, Tensor]:
+    """The photo crops dealt into three thirds, one crop in three each (so every third has
+    crops of every photo and scale), each crop with its mirror image in the same third."""
+    crops = _photo_crops(zm)
+    views = crops[:len(crops) // 2]
+    calib, held, test = (zm.normalize(torch.cat([t, t.flip(-1)])) for t in
+                         (views[i::3] for i in range(3)))
+    return calib, held, test
+
+
 def _photo_crops(zm: zoo.ZooModel) -> Tensor:
-    """Normalised crops of the zoo's photos at three scales, and their mirror images."""
+    """Crops of the zoo's photos at three scales, then their mirror images (in [0, 1])."""
     photos = zoo.load_data("photos").images.float()  # (N, 3, H, W) in [0, 1]
     views = []
     for scale in (1.0, 0.75, 0.55):
@@ -66,7 +76,7 @@ def _photo_crops(zm: zoo.ZooModel) -> Tensor:
                                                  antialias=True, align_corners=False)
         views.append(zm.views(scaled.clamp(0, 1)))
     crops = torch.cat(views)
-    return zm.normalize(torch.cat([crops, crops.flip(-1)]))
+    return torch.cat([crops, crops.flip(-1)])
 
 
 def _independent(dense: nn.Module, fast: nn.Module, batches: list[Tensor], repeats: int

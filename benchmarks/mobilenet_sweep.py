@@ -12,9 +12,9 @@ crops accelerate() never saw (interleaved single calls, at least 2 s); top-1 agr
 largest logit difference against the dense model on those crops; the FLOP ratio the report
 states. ONNX Runtime dense (same threads) is timed beside, on the same crops.
 
-The photo crops are the zoo's seven photos at three scales, mirrored: 224 crops, in thirds for
-calibration, accelerate()'s held-out check and the test (76 crops), so agreement moves in steps
-of 1/76.
+The photo crops are the zoo's seven photos at three scales, mirrored: 224 crops, dealt into
+thirds for calibration, accelerate()'s held-out check and the test (74 crops), so agreement
+moves in steps of 1/74.
 
     .venv/bin/python -m benchmarks.mobilenet_sweep --threads 2
 """
