@@ -59,15 +59,14 @@ def _inputs(name: str, quick: bool) -> tuple[nn.Module, Tensor, Tensor, Tensor, 
 def _photo_thirds(zm: zoo.ZooModel) -> tuple[Tensor, Tensor, Tensor]:
     """The photo crops dealt into three thirds, one crop in three each (so every third has
     crops of every photo and scale), each crop with its mirror image in the same third."""
-    crops = _photo_crops(zm)
-    views = crops[:len(crops) // 2]
+    views = _photo_crops(zm)
     calib, held, test = (zm.normalize(torch.cat([t, t.flip(-1)])) for t in
                          (views[i::3] for i in range(3)))
     return calib, held, test
 
 
 def _photo_crops(zm: zoo.ZooModel) -> Tensor:
-    """Crops of the zoo's photos at three scales, then their mirror images (in [0, 1])."""
+    """Crops of the zoo's photos at three scales (in [0, 1])."""
     photos = zoo.load_data("photos").images.float()  # (N, 3, H, W) in [0, 1]
     views = []
     for scale in (1.0, 0.75, 0.55):
@@ -75,8 +74,7 @@ def _photo_crops(zm: zoo.ZooModel) -> Tensor:
         scaled = torch.nn.functional.interpolate(photos, size=size, mode="bilinear",
                                                  antialias=True, align_corners=False)
         views.append(zm.views(scaled.clamp(0, 1)))
-    crops = torch.cat(views)
-    return torch.cat([crops, crops.flip(-1)])
+    return torch.cat(views)
 
 
 def _independent(dense: nn.Module, fast: nn.Module, batches: list[Tensor], repeats: int

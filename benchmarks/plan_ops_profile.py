@@ -19,7 +19,7 @@ import torch
 
 from actsparse.exploit.fuse import ACT, ADD, CONV, DW, FLATTEN, GAP, GCONV, KWTA, POOL, Op
 from actsparse.exploit.plan import build_plan
-from actsparse.exploit.plan_program import PATCH_MAX, Program
+from actsparse.exploit.plan_program import Program, uses_patches
 from benchmarks.accelerate_cnn import _inputs
 
 
@@ -28,7 +28,7 @@ def op_kind(op: Op) -> str:
     ci, h, w = op.in_shape
     if op.kind == CONV:
         kh, kw = op.geometry.get("kh", 1), op.geometry.get("kw", 1)
-        if ci * kh * kw <= PATCH_MAX and ci <= 4:
+        if uses_patches(ci, kh, kw):
             return "first conv"
         if op.conv_shape[1:] == (1, 1):
             return "linear"
